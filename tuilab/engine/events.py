@@ -1,0 +1,128 @@
+"""What the run loop yields: small frozen dataclasses, serialisable to JSON lines.
+
+The same events feed the run directory, the TUI and the headless printer, and
+`tuilab watch` rebuilds them from the metrics file with `event_from_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LaneInfo:
+    """A lane's fixed identity: index, label, batch size and learning rate at start."""
+
+    lane: int
+    label: str
+    batch_size: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    name: str
+    device: str
+    device_name: str
+    dataset: str
+    model: str
+    n_train: int
+    n_test: int
+    n_params: int
+    budget_unit: str
+    budget_amount: float
+    lanes: tuple[LaneInfo, ...]
+    run_dir: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LaneProgress:
+    """One report of one lane. Clock figures are the lane's own training time only."""
+
+    lane: int
+    step: int
+    examples: int
+    epoch: float
+    seconds: float
+    progress: float  # 0..1 of the lane's budget
+    batch_size: int
+    lr: float
+    train_loss: float  # loss over the reference set R at this report
+    running_loss: float  # mean minibatch loss since the previous report
+    test_loss: float | None
+    test_accuracy: float | None
+    samples_per_s: float  # over the steps since the previous report
+    noise: float | None = None  # noise(B) of DESIGN.md, None if not measured or |G| unresolved
+    b_simple: float | None = None
+    tr_sigma: float | None = None
+    g_norm2: float | None = None  # |G|^2 corrected for R's sampling noise
+    memory_bytes: int | None = None  # device memory of this lane (CUDA only)
+
+
+@dataclass(frozen=True)
+class SlopePoint:
+    batch_size: int
+    measured: float  # RMS |g_B - G| / |G| over K draws
+    predicted: float | None  # the formula's noise(B) at the same parameters
+
+
+@dataclass(frozen=True)
+class NoiseSlope:
+    """The measured noise-against-B law at one common set of parameters."""
+
+    at: str  # "init", or a checkpoint's label
+    slope: float | None
+    stderr: float | None
+    points: tuple[SlopePoint, ...]
+    b_simple: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LaneFinished:
+    lane: int
+    status: str  # finished | cancelled
+    steps: int
+    examples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LaneFailed:
+    lane: int
+    status: str  # diverged | out_of_memory | error
+    reason: str
+    steps: int
+    examples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    interrupted: bool
+    wall_seconds: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+Event = RunStarted | LaneProgress | NoiseSlope | LaneFinished | LaneFailed | RunFinished
+EVENT_TYPES = {cls.__name__: cls for cls in (RunStarted, LaneProgress, NoiseSlope, LaneFinished, LaneFailed, RunFinished)}
+
+
+def event_to_dict(ev: Event) -> dict[str, Any]:
+    """A JSON-ready dict with the event's type under "type"."""
+    return {"type": type(ev).__name__, **dataclasses.asdict(ev)}
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Inverse of event_to_dict; raises KeyError/TypeError on a damaged record."""
+    d = dict(d)
+    cls = EVENT_TYPES[d.pop("type")]
+    if cls is RunStarted:
+        d["lanes"] = tuple(LaneInfo(**x) for x in d["lanes"])
+        d["notices"] = tuple(d.get("notices", ()))
+    if cls is NoiseSlope:
+        d["points"] = tuple(SlopePoint(**x) for x in d["points"])
+    return cls(**d)

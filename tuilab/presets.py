@@ -1,0 +1,272 @@
+"""An experiment, as pydantic models, with TOML load and save.
+
+Everything the lab runs is described by an `Experiment`. It is data only: TOML in,
+TOML out, validated before any training starts. Errors become `UserError`s that
+name the file, the field (and line, for broken TOML) and what is valid.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tuilab.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped_presets"
+
+DATASETS = ("moons", "circles", "spiral", "blobs", "linreg", "teacher", "digits",
+            "mnist", "fashion-mnist")
+FILE_DATASETS = ("csv:", "npz:")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Strict):
+    name: str = Field("moons", description="moons, circles, spiral, blobs, linreg, teacher, digits, mnist, fashion-mnist, csv:PATH or npz:PATH")
+    n: int = Field(4000, ge=10, le=10_000_000, description="examples to generate (train + test) for synthetic sets")
+    noise: float = Field(0.2, ge=0.0, le=100.0, description="noise level of synthetic sets (label noise sd for linreg/teacher)")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the examples held out for test")
+    dim: int = Field(10, ge=1, le=100_000, description="input dimension of linreg, teacher and blobs")
+    classes: int = Field(3, ge=2, le=1000, description="classes of blobs, spiral and teacher")
+    path: str | None = Field(None, description="directory of IDX files for mnist / fashion-mnist")
+    limit: int | None = Field(None, ge=10, description="use at most this many training examples of a real data set")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v in DATASETS or (v.startswith(FILE_DATASETS) and len(v) > 4):
+            return v
+        raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(DATASETS)}, csv:PATH, npz:PATH")
+
+
+class ModelConfig(_Strict):
+    kind: Literal["linear", "mlp", "cnn"] = Field("mlp", description="linear (regression/logistic), mlp or cnn (image data)")
+    hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden widths of the mlp")
+    activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="activation of the mlp/cnn")
+    channels: list[int] = Field(default_factory=lambda: [16, 32], description="conv channels of the cnn")
+
+    @field_validator("hidden", "channels")
+    @classmethod
+    def _widths(cls, v: list[int]) -> list[int]:
+        if any(w < 1 or w > 65536 for w in v):
+            raise ValueError("widths must be between 1 and 65536")
+        return v
+
+
+class OptimizerConfig(_Strict):
+    kind: Literal["sgd", "adam"] = Field("sgd", description="sgd or adam")
+    lr: float = Field(0.1, gt=0.0, le=1e3, description="learning rate at the base batch size")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="sgd momentum")
+    nesterov: bool = Field(False, description="sgd nesterov momentum (needs momentum > 0)")
+    weight_decay: float = Field(0.0, ge=0.0, le=10.0, description="L2 weight decay")
+    lr_scaling: Literal["none", "linear", "sqrt"] = Field("none", description="scale lr with B/base_batch_size: none, linear or sqrt")
+    base_batch_size: int = Field(32, ge=1, description="batch size at which lr applies unscaled")
+    warmup_epochs: float = Field(0.0, ge=0.0, description="linear lr warmup from 0, in epochs")
+
+    @model_validator(mode="after")
+    def _nesterov(self) -> OptimizerConfig:
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        return self
+
+
+class Variant(_Strict):
+    """A second axis of lanes: each batch size runs once per variant."""
+
+    label: str = Field(..., min_length=1, max_length=24, description="short name shown in the lane's row")
+    lr_scaling: Literal["none", "linear", "sqrt"] | None = Field(None, description="overrides optimizer.lr_scaling")
+    lr: float | None = Field(None, gt=0.0, le=1e3, description="overrides optimizer.lr")
+    decay_epochs: list[float] = Field(default_factory=list, description="epochs at which lr is multiplied by decay_factor")
+    decay_factor: float = Field(1.0, gt=0.0, le=1.0, description="lr multiplier at each decay epoch")
+    grow_epochs: list[float] = Field(default_factory=list, description="epochs at which the batch size is multiplied by grow_factor")
+    grow_factor: int = Field(1, ge=1, le=1024, description="batch-size multiplier at each grow epoch")
+
+
+class BudgetConfig(_Strict):
+    unit: Literal["epochs", "steps", "seconds"] = Field("epochs", description="what every lane gets equally: epochs, steps or seconds")
+    amount: float = Field(20.0, gt=0.0, le=1e9, description="how many of the unit")
+
+
+class MeasureConfig(_Strict):
+    every: float | None = Field(None, gt=0.0, description="budget units between reports (default: budget / 40)")
+    probe_examples: int = Field(256, ge=2, le=65536, description="M: examples whose per-example gradients give tr_sigma")
+    reference_examples: int = Field(8192, ge=2, description="|R|: cap on the examples used for G and the train loss")
+    noise_every: int = Field(1, ge=1, description="measure gradient noise at every n-th report")
+    slope_draws: int = Field(32, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope")
+    target_loss: float | None = Field(None, gt=0.0, description="train loss to reach (default: a level every lane reaches)")
+
+
+class Experiment(_Strict):
+    name: str = Field("experiment", min_length=1, max_length=64, description="short name, used in the run directory")
+    description: str = Field("", max_length=2000, description="what the experiment shows")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of data, initial model and minibatch order")
+    batch_sizes: list[int | Literal["full"]] = Field(default_factory=lambda: [8, 32, 128, 512], description="one lane per batch size; 'full' is the whole training set")
+    variants: list[Variant] = Field(default_factory=list, description="optional: run every batch size once per variant")
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    measure: MeasureConfig = Field(default_factory=MeasureConfig)
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batches(cls, v: list) -> list:
+        if not v:
+            raise ValueError("give at least one batch size")
+        if len(v) > 16:
+            raise ValueError("at most 16 batch sizes")
+        for b in v:
+            if b != "full" and not 1 <= b <= 10_000_000:
+                raise ValueError(f"batch size {b} is not valid: use a whole number >= 1 or 'full'")
+        if len(set(v)) != len(v):
+            raise ValueError("batch sizes must not repeat")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
+            return v
+        raise ValueError(f"unknown device {v!r}; valid: auto, cpu, cuda, cuda:N, mps")
+
+    def report_every(self) -> float:
+        """Budget units between reports."""
+        return self.measure.every if self.measure.every else self.budget.amount / 40
+
+
+def parse_batch_sizes(text: str) -> list[int | Literal["full"]]:
+    """Parse '8, 32,128 full' into batch sizes, or raise UserError naming the bad item."""
+    items = [t for t in text.replace(",", " ").split() if t]
+    if not items:
+        raise UserError("batch sizes: give at least one, e.g. 8,32,128")
+    out: list[int | Literal["full"]] = []
+    for t in items:
+        if t.lower() == "full":
+            out.append("full")
+            continue
+        try:
+            b = int(t)
+        except ValueError:
+            raise UserError(f"batch size {t!r} is not a whole number; use e.g. 8,32,128 or 'full'") from None
+        if b < 1:
+            raise UserError(f"batch size {b} is not valid: batch sizes are whole numbers >= 1")
+        out.append(b)
+    if len(set(out)) != len(out):
+        raise UserError("batch sizes must not repeat")
+    return out
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line: source, the first bad field's dotted path, and pydantic's reason."""
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling)"
+    elif e["type"] == "literal_error":
+        msg = msg.replace("Input should be", "valid:")
+    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{source}: {loc}: {msg}{more}"
+
+
+def experiment_from_dict(data: dict, source: str = "preset") -> Experiment:
+    """Validate a dict into an Experiment, raising UserError with the field path."""
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as err:
+        raise UserError(format_validation_error(err, source)) from None
+
+
+def load_preset(path: str | os.PathLike) -> Experiment:
+    """Read a TOML preset; any problem is a UserError naming the file and line or field."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such preset file") from None
+    except IsADirectoryError:
+        raise UserError(f"{p}: is a directory, not a preset file") from None
+    except OSError as e:
+        raise UserError(f"{p}: cannot read ({e.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"{p}: not UTF-8 text (byte {e.start}); presets are TOML files") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{p}: broken TOML: {e}") from None
+    return experiment_from_dict(data, str(p))
+
+
+def dumps_preset(exp: Experiment) -> str:
+    """TOML text of an experiment (None fields left out: tomli-w cannot write them)."""
+    return tomli_w.dumps(exp.model_dump(mode="json", exclude_none=True))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write to a temp file in the same directory, then rename: never a half-written file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_preset(exp: Experiment, path: str | os.PathLike) -> Path:
+    """Save atomically; refuses to write over a shipped preset."""
+    p = Path(path).resolve()
+    if SHIPPED_DIR.resolve() in p.parents:
+        raise UserError(f"{p.name}: shipped presets are read-only; save under another name")
+    atomic_write_text(p, dumps_preset(exp))
+    return p
+
+
+def user_preset_dir() -> Path:
+    """Where user presets live: the platform's user config directory (TUILAB_CONFIG_DIR overrides)."""
+    override = os.environ.get("TUILAB_CONFIG_DIR")
+    if override:
+        return Path(override) / "presets"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("tuilab")) / "presets"
+
+
+def list_presets() -> list[tuple[str, Path, bool]]:
+    """(name, path, shipped) for every shipped and user preset, shipped first."""
+    out = [(p.stem, p, True) for p in sorted(SHIPPED_DIR.glob("*.toml"))]
+    udir = user_preset_dir()
+    if udir.is_dir():
+        out += [(p.stem, p, False) for p in sorted(udir.glob("*.toml"))]
+    return out
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """A path as given, else a shipped or user preset of that name."""
+    p = Path(name_or_path)
+    if p.exists() or p.suffix == ".toml" or os.sep in name_or_path:
+        return p
+    for name, path, _ in list_presets():
+        if name == name_or_path:
+            return path
+    names = ", ".join(n for n, _, _ in list_presets())
+    raise UserError(f"{name_or_path!r}: no such preset file or name; presets: {names}")
