@@ -207,7 +207,9 @@ def load_preset(path: str | os.PathLike) -> Experiment:
     except UnicodeDecodeError as e:
         raise UserError(f"{p}: not UTF-8 text (byte {e.start}); presets are TOML files") from None
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{p}: broken TOML: {e}") from None
+        lines = raw.count(b"\n") + 1
+        where = str(e).replace("at end of document", f"at line {lines}, the end of the file")
+        raise UserError(f"{p}: broken TOML: {where}") from None
     return experiment_from_dict(data, str(p))
 
 
