@@ -1,0 +1,118 @@
+"""Command line: `tuilab [PRESET] [--run]` opens the lab; subcommands run headless.
+
+Mistakes of the user print one line and exit 2; an interrupted run exits 130
+(or 128 + the signal) with its run directory kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tuilab.errors import UserError
+
+SUBCOMMANDS = ("run", "watch", "presets", "devices", "runs", "export")
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UserError instead of printing usage and exiting."""
+
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("preset", nargs="?", default="quickstart", help="preset file or name (default: quickstart)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-sizes", help="comma-separated, e.g. 8,32,128 or full")
+    p.add_argument("--epochs", type=float, help="budget in epochs (shorthand for --budget N epochs)")
+    p.add_argument("--steps", type=float, help="budget in steps")
+    p.add_argument("--seconds", type=float, help="budget in seconds of each lane's training time")
+    p.add_argument("--seed", type=int, help="seed of data, initial weights and minibatch order")
+
+
+def build_parser() -> dict[str, argparse.ArgumentParser]:
+    tui = _Parser(prog="tuilab", description="A batch-size lab for the terminal. "
+                  f"Subcommands: {', '.join(SUBCOMMANDS)} (tuilab SUBCOMMAND -h).")
+    _add_overrides(tui)
+    tui.add_argument("--run", action="store_true", help="start the run at once")
+    run = _Parser(prog="tuilab run", description="Run an experiment headless; progress on stderr.")
+    _add_overrides(run)
+    run.add_argument("--out", default="runs", help="where run directories go (default: runs)")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    run.add_argument("--detach", action="store_true", help="run in the background, print the run directory, return")
+    watch = _Parser(prog="tuilab watch", description="Follow a run another process is writing.")
+    watch.add_argument("run_dir")
+    runs = _Parser(prog="tuilab runs", description="List recent runs with their status.")
+    runs.add_argument("--out", default="runs")
+    export = _Parser(prog="tuilab export", description="Export a run's lane as a plain PyTorch script, or its metrics as CSV.")
+    export.add_argument("run_dir")
+    export.add_argument("--lane", type=int, help="batch size (or lane index with --index) to export as a script")
+    export.add_argument("--csv", action="store_true", help="write metrics as CSV")
+    export.add_argument("-o", "--output", help="output file (default: stdout)")
+    return {"": tui, "run": run, "watch": watch, "runs": runs, "export": export,
+            "presets": _Parser(prog="tuilab presets"), "devices": _Parser(prog="tuilab devices")}
+
+
+def load_experiment(args: argparse.Namespace):
+    """The preset named on the command line with the overrides applied, validated."""
+    from tuilab.presets import experiment_from_dict, load_preset, parse_batch_sizes, resolve_preset
+
+    path = resolve_preset(args.preset)
+    exp = load_preset(path)
+    data = exp.model_dump()
+    if args.device:
+        data["device"] = args.device
+    if args.batch_sizes is not None:
+        data["batch_sizes"] = parse_batch_sizes(args.batch_sizes)
+    budgets = [(u, getattr(args, u)) for u in ("epochs", "steps", "seconds") if getattr(args, u) is not None]
+    if len(budgets) > 1:
+        raise UserError("give only one of --epochs, --steps, --seconds")
+    if budgets:
+        data["budget"] = {"unit": budgets[0][0], "amount": budgets[0][1]}
+    if args.seed is not None:
+        data["seed"] = args.seed
+    return experiment_from_dict(data, "command line")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parsers = build_parser()
+    cmd = argv[0] if argv and argv[0] in SUBCOMMANDS else ""
+    try:
+        args = parsers[cmd].parse_args(argv[1:] if cmd else argv)
+        if cmd == "run":
+            from tuilab.headless import run_headless
+
+            return run_headless(load_experiment(args), args)
+        if cmd == "presets":
+            from tuilab.listing import print_presets
+
+            return print_presets()
+        if cmd == "devices":
+            from tuilab.listing import print_devices
+
+            return print_devices()
+        if cmd == "runs":
+            from tuilab.listing import print_runs
+
+            return print_runs(args.out)
+        if cmd == "export":
+            from tuilab.export import export_main
+
+            return export_main(args)
+        if cmd == "watch":
+            from tuilab.ui.launch import watch
+
+            return watch(args.run_dir)
+        from tuilab.ui.launch import open_lab
+
+        return open_lab(args)
+    except UserError as e:
+        print(f"tuilab: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

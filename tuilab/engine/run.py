@@ -1,0 +1,280 @@
+"""The run loop: prepare an experiment, then interleave its lanes and yield events.
+
+`prepare` does everything that can fail because of the user's input (device,
+data, batch sizes, model) before any training starts, raising UserError.
+`run_plan` is a generator: it trains lanes in short slices, always the lane that
+is furthest behind in its budget, so every lane moves on screen at once. It
+checks `control` between steps and stops within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from tuilab.engine.data import Data, load_dataset
+from tuilab.engine.devices import resolve_device
+from tuilab.engine.evaluate import evaluate
+from tuilab.engine.events import (
+    Event,
+    LaneFailed,
+    LaneFinished,
+    LaneInfo,
+    LaneProgress,
+    RunFinished,
+    RunStarted,
+)
+from tuilab.engine.lanes import Lane
+from tuilab.engine.models import build_model, count_parameters, describe_model, loss_function
+from tuilab.engine.noise import measure_noise, measure_noise_slope
+from tuilab.engine.record import RunRecord
+from tuilab.errors import UserError
+from tuilab.presets import Experiment
+
+SLICE_SECONDS = 0.1  # wall time a lane trains before the next lane gets a turn
+
+
+class Control:
+    """Thread-safe stop and pause flags shared by the run loop and whoever drives it."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._paused = threading.Event()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def interrupted(self) -> bool:
+        """True when training should leave its inner loop now (stop or pause)."""
+        return self.stop.is_set() or self._paused.is_set()
+
+
+@dataclass
+class Plan:
+    """A validated experiment with its data, lanes and measurement sets ready on the device."""
+
+    exp: Experiment
+    device: torch.device
+    data: Data
+    lanes: list[Lane]
+    loss_fn: Callable
+    x_ref: torch.Tensor
+    y_ref: torch.Tensor
+    x_probe: torch.Tensor
+    y_probe: torch.Tensor
+    started: RunStarted
+    notices: list[str] = field(default_factory=list)
+
+
+def resolve_batch_sizes(exp: Experiment, n_train: int, what: str) -> list[int]:
+    """Concrete batch sizes ('full' = N), refusing any larger than the training set."""
+    out = []
+    for b in exp.batch_sizes:
+        if b == "full":
+            out.append(n_train)
+        elif b > n_train:
+            raise UserError(f"batch size {b} is larger than the training set ({n_train} examples of {what}); "
+                            f"valid: 1..{n_train} or 'full'")
+        else:
+            out.append(b)
+    return out
+
+
+def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
+    """Resolve device, load data, build one model per lane (identical initial weights)."""
+    device = resolve_device(exp.device)
+    data = load_dataset(exp.dataset, exp.seed, device)
+    sizes = resolve_batch_sizes(exp, data.n_train, data.description)
+    loss_fn = loss_function(data.task)
+    variants = exp.variants or [None]
+    lanes: list[Lane] = []
+    for v in variants:
+        for b in sizes:
+            torch.manual_seed(exp.seed)  # every lane starts from the same weights
+            model = build_model(exp.model, data).to(device)
+            lanes.append(Lane(len(lanes), v.label if v else "", b, exp, v, data, model, loss_fn))
+    # Fixed random subsets shared by all lanes: R for G and the train loss, the probe for tr_sigma.
+    g = torch.Generator().manual_seed(exp.seed + 7919)
+    ref = torch.randperm(data.n_train, generator=g)[: min(exp.measure.reference_examples, data.n_train)]
+    probe = torch.randperm(data.n_train, generator=g)[: min(exp.measure.probe_examples, data.n_train)]
+    ref, probe = ref.to(device), probe.to(device)
+    notices = []
+    if device.type == "cpu" and exp.device == "auto":
+        notices.append("no GPU found: running on cpu")
+    started = RunStarted(
+        name=exp.name, device=str(device), device_name=device_name(device), dataset=data.description,
+        model=describe_model(exp.model, data), n_train=data.n_train, n_test=data.n_test,
+        n_params=count_parameters(lanes[0].model), budget_unit=exp.budget.unit,
+        budget_amount=exp.budget.amount,
+        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0) for ln in lanes),
+        run_dir=run_dir, notices=tuple(notices))
+    return Plan(exp, device, data, lanes, loss_fn, data.x_train[ref], data.y_train[ref],
+                data.x_train[probe], data.y_train[probe], started, notices)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return {"cpu": "CPU", "mps": "Apple GPU (mps)"}.get(device.type, device.type)
+
+
+def run(exp: Experiment, stop: Control | threading.Event | None = None) -> Iterator[Event]:
+    """Prepare and run an experiment: the engine's whole API in one generator."""
+    yield from run_plan(prepare(exp), stop)
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+class _Runner:
+    """State of one pass of run_plan; split out so each step reads as a short method."""
+
+    def __init__(self, plan: Plan, control: Control, fault_hook):
+        self.plan = plan
+        self.exp = plan.exp
+        self.control = control
+        self.fault_hook = fault_hook
+        self.unit = self.exp.budget.unit
+        self.amount = self.exp.budget.amount
+        self.every = self.exp.report_every()
+        self.classification = plan.data.task == "classification"
+        self.reports = {ln.index: 0 for ln in plan.lanes}
+        self.last = {ln.index: (0, 0.0) for ln in plan.lanes}  # examples, seconds at last report
+        self.next_mark = {ln.index: self.every for ln in plan.lanes}
+
+    def report(self, lane: Lane) -> LaneProgress | LaneFailed:
+        """Measure a lane at its current parameters (not on its clock)."""
+        p = self.plan
+        running = lane.take_running_loss()
+        train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
+        if not _finite(train_loss) or (lane.step > 0 and not _finite(running)):
+            return self.fail(lane, "diverged", f"loss became {train_loss if not _finite(train_loss) else running} "
+                                               f"at step {lane.step} (lr {lane.lr():.3g} too high?)")
+        test_loss, test_acc = evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification)
+        stats = None
+        if self.reports[lane.index] % self.exp.measure.noise_every == 0:
+            stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
+        self.reports[lane.index] += 1
+        ex0, s0 = self.last[lane.index]
+        self.last[lane.index] = (lane.examples, lane.seconds)
+        dt = lane.seconds - s0
+        b = lane.batch_size()
+        return LaneProgress(
+            lane=lane.index, step=lane.step, examples=lane.examples, epoch=lane.epoch,
+            seconds=lane.seconds, progress=min(1.0, lane.units(self.unit) / self.amount),
+            batch_size=b, lr=lane.lr(), train_loss=train_loss,
+            running_loss=running if lane.step > 0 else train_loss,
+            test_loss=test_loss if _finite(test_loss) else None, test_accuracy=test_acc,
+            samples_per_s=(lane.examples - ex0) / dt if dt > 0 else 0.0,
+            noise=stats.noise(b) if stats else None,
+            b_simple=stats.b_simple() if stats else None,
+            tr_sigma=stats.tr_sigma if stats else None,
+            g_norm2=stats.g_norm2 if stats else None,
+            memory_bytes=lane.memory_bytes)
+
+    def fail(self, lane: Lane, status: str, reason: str) -> LaneFailed:
+        lane.status = status
+        lane.reason = reason
+        lane.release()
+        if self.plan.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return LaneFailed(lane.index, status, reason, lane.step, lane.examples, lane.seconds)
+
+    def advance(self, lane: Lane) -> Iterator[Event]:
+        """Train one slice of `lane`; yield its report and end when it reaches a mark."""
+        target = min(self.next_mark[lane.index], self.amount)
+        try:
+            if self.fault_hook:
+                self.fault_hook(lane)
+            lane.train_slice(self.unit, target, SLICE_SECONDS, self.control.interrupted)
+        except torch.OutOfMemoryError:
+            yield self.fail(lane, "out_of_memory",
+                            f"out of device memory at batch size {lane.batch_size()}; the other lanes go on")
+            return
+        if self.control.stop.is_set() or lane.units(self.unit) < target - 1e-9:
+            return
+        ev = self.report(lane)
+        yield ev
+        if isinstance(ev, LaneFailed):
+            return
+        self.next_mark[lane.index] += self.every
+        if lane.units(self.unit) >= self.amount - 1e-9:
+            lane.status = "finished"
+            yield LaneFinished(lane.index, "finished", lane.step, lane.examples, lane.seconds)
+
+
+def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
+             fault_hook: Callable[[Lane], None] | None = None) -> Iterator[Event]:
+    """Train every lane of a prepared plan to its budget, yielding events as they happen.
+
+    `fault_hook(lane)` runs before each slice; tests use it to inject faults
+    such as out-of-memory on the CPU.
+    """
+    control = stop if isinstance(stop, Control) else Control()
+    if isinstance(stop, threading.Event):
+        control.stop = stop
+    t0 = time.perf_counter()
+    record = RunRecord()
+    runner = _Runner(plan, control, fault_hook)
+
+    def emit(ev: Event) -> Event:
+        record.apply(ev)
+        return ev
+
+    yield emit(plan.started)
+    lane0 = plan.lanes[0]
+    sizes = sorted({ln.batch_size0 for ln in plan.lanes})
+    yield emit(measure_noise_slope(lane0.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
+                                   plan.exp.measure.slope_draws, torch.Generator().manual_seed(plan.exp.seed + 17),
+                                   stats=measure_noise(lane0.model, plan.loss_fn, plan.x_ref, plan.y_ref,
+                                                       plan.x_probe, plan.y_probe, plan.data.n_train),
+                                   at="init"))
+    for lane in plan.lanes:
+        yield emit(runner.report(lane))
+    while not control.stop.is_set():
+        active = [ln for ln in plan.lanes if ln.status == "running"]
+        if not active:
+            break
+        if control.paused:
+            time.sleep(0.05)
+            continue
+        lane = min(active, key=lambda ln: (ln.units(runner.unit) / runner.amount, ln.index))
+        for ev in runner.advance(lane):
+            yield emit(ev)
+    interrupted = control.stop.is_set()
+    for lane in plan.lanes:
+        if lane.status == "running":
+            lane.status = "cancelled"
+            yield emit(LaneFinished(lane.index, "cancelled", lane.step, lane.examples, lane.seconds))
+    if not interrupted:
+        end = _final_slope(plan, record)
+        if end is not None:
+            yield emit(end)
+    yield emit(RunFinished(interrupted, time.perf_counter() - t0, record.summary(plan.exp, interrupted)))
+
+
+def _final_slope(plan: Plan, record: RunRecord):
+    """The noise law again at the end, at the parameters of the best finished lane."""
+    done = [ln for ln in plan.lanes if ln.status == "finished"]
+    if not done:
+        return None
+    best = min(done, key=lambda ln: record.lanes[ln.index].final("train_loss") or math.inf)
+    sizes = sorted({ln.batch_size0 for ln in plan.lanes})
+    stats = measure_noise(best.model, plan.loss_fn, plan.x_ref, plan.y_ref, plan.x_probe, plan.y_probe,
+                          plan.data.n_train)
+    return measure_noise_slope(best.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
+                               plan.exp.measure.slope_draws, torch.Generator().manual_seed(plan.exp.seed + 18),
+                               stats=stats, at=f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}")
