@@ -133,7 +133,9 @@ def test_empirical_sq_error_agrees_with_formula(batch_size):
     g = closed_form_grads(model, x, y)
     tr_sigma = population_tr_sigma(g)
     G = g.mean(0)
-    errs = empirical_sq_error(model, F.mse_loss, x, y, batch_size, draws, G, torch.Generator().manual_seed(2))
+    errs = empirical_sq_error(
+        model, F.mse_loss, x, y, batch_size, draws, G, torch.Generator().manual_seed(2)
+    )
     assert errs.shape == (draws,)
     predicted = tr_sigma / batch_size * (n - batch_size) / (n - 1)
     se = errs.std().item() / math.sqrt(draws)
@@ -170,7 +172,9 @@ def test_measure_noise_slope_is_minus_one_half_on_linreg():
     model, x, y = linreg(n)
     bs = [4, 8, 16, 32, 64, 128, 256, 512]
     stats = measure_noise(model, F.mse_loss, x, y, x, y, n_train=n)
-    result = measure_noise_slope(model, F.mse_loss, x, y, bs, 64, torch.Generator().manual_seed(3), stats)
+    result = measure_noise_slope(
+        model, F.mse_loss, x, y, bs, 64, torch.Generator().manual_seed(3), stats
+    )
     assert result.slope == pytest.approx(-0.5, abs=0.05)
     assert result.stderr is not None and result.stderr < 0.05
     assert [p.batch_size for p in result.points] == bs
@@ -182,7 +186,9 @@ def test_measure_noise_slope_is_minus_one_half_on_linreg():
 def test_measure_noise_slope_excludes_full_batch():
     n = 64
     model, x, y = linreg(n)
-    result = measure_noise_slope(model, F.mse_loss, x, y, [2, 8, 64], 16, torch.Generator().manual_seed(0))
+    result = measure_noise_slope(
+        model, F.mse_loss, x, y, [2, 8, 64], 16, torch.Generator().manual_seed(0)
+    )
     assert result.points[-1].measured == 0.0
     assert "B=N=64 excluded" in result.note
     assert result.slope is not None

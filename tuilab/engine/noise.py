@@ -48,12 +48,17 @@ def flat_grad(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor
     loss = loss_fn(model(x), y)
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     # An unused parameter has a zero gradient, not a missing one: keep the layout fixed.
-    return torch.cat([
-        (g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params, strict=True)
-    ])
+    return torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(p)).reshape(-1)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    )
 
 
-def mean_gradient(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, chunk: int = 8192) -> Tensor:
+def mean_gradient(
+    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, chunk: int = 8192
+) -> Tensor:
     """Exact gradient of the mean loss over all of (x, y), computed in chunks to bound memory.
 
     Each chunk's mean-loss gradient is weighted by its share of the examples, so the
@@ -89,7 +94,9 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -
     return torch.cat([grads[name].reshape(x.shape[0], -1) for name in trainable], dim=1)
 
 
-def _probe_sum_sq_dev(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, chunk: int) -> Tensor:
+def _probe_sum_sq_dev(
+    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, chunk: int
+) -> Tensor:
     """sum_i |g_i - mean|^2 over the probe set, as a 0-d tensor, with (chunk, P) memory.
 
     Chunks are merged with Chan et al.'s pairwise update, which stays accurate where the
@@ -182,7 +189,9 @@ def measure_noise(
     # One host sync for all the floats.
     tr_sigma, g_norm2_raw = torch.stack([tr_sigma_t, raw_t]).tolist()
     # E|G_R|^2 = |G|^2 + tr_sigma/|R| * (N-|R|)/(N-1): remove R's own sampling noise.
-    g_norm2 = g_norm2_raw - tr_sigma / x_ref.shape[0] * finite_population_factor(x_ref.shape[0], n_train)
+    g_norm2 = g_norm2_raw - tr_sigma / x_ref.shape[0] * finite_population_factor(
+        x_ref.shape[0], n_train
+    )
     # Below eps * tr_sigma, |G|^2 is indistinguishable from rounding error in the gradients
     # (and would give b_simple > 1/eps, larger than any dataset): call it unresolved.
     floor = torch.finfo(g_ref.dtype).eps * tr_sigma
@@ -229,7 +238,9 @@ class SlopeFit:
     used: tuple[bool, ...]
 
 
-def fit_noise_slope(batch_sizes: Sequence[int], measured_noise: Sequence[float], n_train: int) -> SlopeFit:
+def fit_noise_slope(
+    batch_sizes: Sequence[int], measured_noise: Sequence[float], n_train: int
+) -> SlopeFit:
     """Fit log(noise / sqrt((N-B)/(N-1))) = a + slope * log(B) by ordinary least squares.
 
     Dividing out the finite-population factor leaves a pure power law (slope -0.5 when
@@ -285,7 +296,10 @@ def measure_noise_slope(
         raise ValueError(f"batch sizes must be in 1..{n}, got {bad}")
     G = mean_gradient(model, loss_fn, x_train, y_train)
     sampled = [b for b in batch_sizes if b < n]
-    mse = [empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean() for b in sampled]
+    mse = [
+        empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean()
+        for b in sampled
+    ]
     # One host sync for |G|^2 and every batch size's mean squared error.
     g_norm2, *mse_values = torch.stack([G @ G, *mse]).tolist()
     b_simple = stats.b_simple() if stats is not None else None
