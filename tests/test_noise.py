@@ -220,3 +220,16 @@ def test_unresolved_at_exact_optimum_with_full_reference():
     stats = measure_noise(model, F.mse_loss, x, y, x, y, n_train=16)
     assert stats.tr_sigma > 0
     assert not stats.resolved
+
+
+def test_per_example_grads_match_one_by_one_on_a_classifier():
+    # cross_entropy with int64 labels of shape (n,), through a small MLP with two layers.
+    gen = torch.Generator().manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 4)).to(torch.float64)
+    x = torch.randn(9, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(4, (9,), generator=gen)
+    got = per_example_grads(model, F.cross_entropy, x, y)
+    want = torch.stack(
+        [flat_grad(model, F.cross_entropy, x[i : i + 1], y[i : i + 1]) for i in range(9)]
+    )
+    torch.testing.assert_close(got, want)
