@@ -10,7 +10,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuilab.engine.analysis import default_target_loss, first_crossing, fit_steps_examples, recommend
+from tuilab.engine.analysis import (
+    default_target_loss,
+    first_crossing,
+    fit_steps_examples,
+    recommend,
+)
 from tuilab.engine.events import (
     Event,
     LaneFailed,
@@ -113,7 +118,7 @@ class RunRecord:
         fit = fit_steps_examples([ln["batch_size"] for ln in reached],
                                  [ln["to_target"]["steps"] for ln in reached])
         b_end = [ln["b_simple"] for ln in lanes if ln["b_simple"] is not None and ln["status"] == "finished"]
-        rec = recommend(lanes, init.b_simple if init else None, fit)
+        rec = recommend(lanes, init.b_simple if init else None, fit, target=target, device=s.device if s else None)
         return {
             "name": s.name if s else None, "device": s.device if s else None,
             "device_name": s.device_name if s else None, "run_dir": s.run_dir if s else None,
