@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tuilab.engine.events import LaneFailed, LaneFinished, LaneProgress, NoiseSlope, RunFinished, RunStarted
+from tuilab.engine.events import (
+    LaneFailed,
+    LaneFinished,
+    LaneProgress,
+    NoiseSlope,
+    RunFinished,
+    RunStarted,
+)
 from tuilab.format import fmt_count, fmt_float, lane_name
 from tuilab.presets import Experiment
 
