@@ -1,0 +1,180 @@
+"""Setup: pick dataset, model, device, batch sizes, optimizer and budget; then Run.
+
+The form is built from form_spec and read back through form_mapping, which lets
+the pydantic model judge every value, so the rules and their messages live in
+tuilab.presets. The form is checked on every change: bad fields show their
+message inline, and Run stays disabled until all is well.
+
+Contract with the app: it keeps the form's current experiment as
+`app.experiment`, starts a run with `app.start_run(experiment)` and lists the
+machine's devices with `app.available_devices()` (imports torch, so it is
+called from a thread worker after the first frame).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, RadioSet, Select, Static
+
+from tuilab.errors import UserError
+from tuilab.presets import Experiment, load_preset
+from tuilab.ui.screens.presets import LoadPresetScreen, SavePresetScreen
+from tuilab.ui.widgets.form_device import DevicePicker
+from tuilab.ui.widgets.form_mapping import experiment_to_values, format_widths, values_to_experiment
+from tuilab.ui.widgets.form_row import FormRow
+from tuilab.ui.widgets.form_spec import FIELDS, SECTIONS, relevant_fields
+
+# Sections per column when the terminal is wide enough for two.
+_COLUMNS = (("Dataset", "Model", "Device"), ("Batch sizes", "Optimizer", "Budget"))
+
+
+class SetupScreen(Screen):
+    """The experiment form. `SetupScreen(experiment)` shows that experiment."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run"),
+        Binding("ctrl+o", "load", "Load preset"),
+        Binding("ctrl+s", "save", "Save preset"),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    def __init__(self, experiment: Experiment) -> None:
+        super().__init__()
+        self.base = experiment  # what the form was loaded from; carries the hidden fields
+
+    def compose(self) -> ComposeResult:
+        values = experiment_to_values(self.base)
+        sections = dict(SECTIONS)
+        yield Static(self._title(), id="setup-title")
+        with VerticalScroll(id="setup-form"), Horizontal(id="setup-columns"):
+            for column in _COLUMNS:
+                with Vertical(classes="setup-column"):
+                    for name in column:
+                        yield Static(name, classes="setup-section")
+                        for spec in sections[name]:
+                            yield FormRow(spec, values[spec.key])
+        with Horizontal(id="setup-actions"):
+            yield Static("", id="setup-status")
+            yield Button("Run ▶", id="setup-run", variant="success", compact=True)
+        yield Footer()
+
+    def _title(self) -> Text:
+        return Text.assemble((self.base.name, "bold"), "  ", (self.base.description, "italic"))
+
+    def on_mount(self) -> None:
+        self.check_form()
+        # available_devices() imports torch (~1 s): ask only once the first frame is out.
+        self.call_after_refresh(self._probe_devices)
+
+    @work(thread=True, exclusive=True, group="devices")
+    def _probe_devices(self) -> None:
+        try:
+            devices = self.app.available_devices()
+        except Exception as e:  # a broken torch install must not take the form down
+            self.app.call_from_thread(self.notify, f"could not list devices: {e}", severity="warning")
+            return
+        self.app.call_from_thread(self._show_devices, devices)
+
+    def _show_devices(self, devices: list[tuple[str, bool, str]]) -> None:
+        self.query_one(DevicePicker).set_devices(devices)
+        self.check_form()
+
+    # -- reading and checking the form -------------------------------------------------
+
+    def form_values(self) -> dict[str, object]:
+        """The raw value of every field, keyed as in form_spec."""
+        return {row.spec.key: row.value for row in self.query(FormRow)}
+
+    def check_form(self) -> Experiment | None:
+        """Validate, flag bad fields inline, enable Run; the Experiment if the form is valid."""
+        values = self.form_values()
+        exp, errors = values_to_experiment(values, self.base)
+        problem = self.query_one(DevicePicker).problem
+        if problem:
+            exp, errors["device"] = None, problem
+        shown = relevant_fields(values)
+        for row in self.query(FormRow):
+            row.display = row.spec.key in shown
+            row.set_error(errors.get(row.spec.key))
+        self.query_one("#setup-run", Button).disabled = exp is None
+        self.query_one("#setup-status", Static).update(self._status(exp, errors, shown))
+        if exp is not None:
+            self.app.experiment = exp
+        return exp
+
+    @staticmethod
+    def _status(exp: Experiment | None, errors: dict[str, str], shown: set[str]) -> Text:
+        if exp is None:
+            hidden = [FIELDS[k].label for k in errors if k in FIELDS and k not in shown]
+            text = f"{len(errors)} problem(s): fix the fields marked in red"
+            if hidden:
+                text += f" (also hidden: {', '.join(hidden)})"
+            if "form" in errors:
+                text += f"; {errors['form']}"
+            return Text(text, style="bold red")
+        lanes = len(exp.batch_sizes) * max(1, len(exp.variants))
+        model = exp.model.kind + (f" {format_widths(exp.model.hidden)}" if exp.model.kind == "mlp" else "")
+        return Text(f"{lanes} lanes · {exp.dataset.name} · {model} · {exp.optimizer.kind} "
+                    f"lr {exp.optimizer.lr:g} · {exp.budget.amount:g} {exp.budget.unit} · {exp.device}")
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(RadioSet.Changed)
+    def _changed(self) -> None:
+        self.check_form()
+
+    # -- actions -------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#setup-run")
+    def action_run(self) -> None:
+        """Start the run if the form is valid; else refuse and leave the messages in place."""
+        exp = self.check_form()
+        if exp is None:
+            self.notify("Fix the fields marked in red first.", title="Cannot run", severity="error")
+            return
+        self.app.experiment = exp
+        self.app.start_run(exp)
+
+    def load_experiment(self, exp: Experiment) -> None:
+        """Fill the form from an experiment (a loaded preset)."""
+        self.base = exp
+        values = experiment_to_values(exp)
+        for row in self.query(FormRow):
+            row.value = values[row.spec.key]
+        self.query_one("#setup-title", Static).update(self._title())
+        self.check_form()
+
+    def action_load(self) -> None:
+        def loaded(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                self.load_experiment(load_preset(path))
+            except UserError as e:
+                self.notify(str(e), title="Cannot load preset", severity="error")
+                return
+            self.notify(f"Loaded {path.stem}")
+
+        self.app.push_screen(LoadPresetScreen(), loaded)
+
+    def action_save(self) -> None:
+        exp = self.check_form()
+        if exp is None:
+            self.notify("Fix the fields marked in red first.", title="Cannot save", severity="error")
+            return
+
+        def saved(result: tuple[Path, Experiment] | None) -> None:
+            if result is not None:
+                path, self.base = result
+                self.query_one("#setup-title", Static).update(self._title())
+                self.notify(f"Saved to {path}")
+
+        self.app.push_screen(SavePresetScreen(exp), saved)
