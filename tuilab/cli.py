@@ -42,6 +42,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     run.add_argument("--out", default="runs", help="where run directories go (default: runs)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     run.add_argument("--detach", action="store_true", help="run in the background, print the run directory, return")
+    run.add_argument("--into", help=argparse.SUPPRESS)  # an existing run directory (used by --detach)
     watch = _Parser(prog="tuilab watch", description="Follow a run another process is writing.")
     watch.add_argument("run_dir")
     runs = _Parser(prog="tuilab runs", description="List recent runs with their status.")

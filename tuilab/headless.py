@@ -69,7 +69,7 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     plan = prepare(exp)  # every input check happens here, before a directory is made
-    store = RunStore.create(args.out, exp)
+    store = RunStore.open(args.into) if getattr(args, "into", None) else RunStore.create(args.out, exp)
     plan.started = type(plan.started)(**{**plan.started.__dict__, "run_dir": str(store.path)})
     control = Control()
     summary: dict = {}

@@ -67,8 +67,9 @@ def recent_runs(base: str | os.PathLike, limit: int = 20) -> list[tuple[Path, st
     b = Path(base)
     if not b.is_dir():
         return []
+    # Names start with the start time, so name order is start order.
     dirs = sorted((d for d in b.iterdir() if (d / "metrics.jsonl").is_file()),
-                  key=lambda d: d.stat().st_mtime, reverse=True)[:limit]
+                  key=lambda d: d.name, reverse=True)[:limit]
     return [(d, run_status(d)) for d in dirs]
 
 

@@ -79,6 +79,22 @@ class RunStore:
         atomic_write_text(path / "env.json", dumps(env, indent=2))
         return cls(path)
 
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunStore:
+        """Continue writing a directory made by create() in another process (--detach)."""
+        p = Path(path)
+        if not (p / "experiment.toml").is_file():
+            raise UserError(f"{p}: not a run directory made by tuilab (no experiment.toml)")
+        store = cls(p)
+        store.set_writer_pid(os.getpid())
+        return store
+
+    def set_writer_pid(self, pid: int) -> None:
+        """Record which process writes this run: `tuilab runs` checks it for liveness."""
+        env = json.loads((self.path / "env.json").read_text())
+        env["pid"] = pid
+        atomic_write_text(self.path / "env.json", dumps(env, indent=2))
+
     def write(self, ev: Event) -> None:
         """Append one event and flush it to the OS, so a crash keeps it."""
         if isinstance(ev, RunStarted):

@@ -1,0 +1,34 @@
+"""`tuilab run --detach`: validate here, then train in a new session that outlives ssh.
+
+The parent checks every input (so a typo still exits 2 at once), makes the run
+directory, starts `tuilab run --into DIR` in its own session (setsid: a closing
+ssh connection's SIGHUP never reaches it), prints the directory and returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from tuilab.presets import Experiment
+
+
+def detach(exp: Experiment, args: argparse.Namespace) -> int:
+    from tuilab.engine.run import prepare
+    from tuilab.engine.store import RunStore
+
+    prepare(exp)  # raises UserError for bad input before anything starts
+    store = RunStore.create(args.out, exp)
+    store.close()
+    log = open(store.path / "log.txt", "ab")
+    cmd = [sys.executable, "-m", "tuilab.cli", "run", str(store.path / "experiment.toml"),
+           "--into", str(store.path)]
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True, env={**os.environ, "TUILAB_DETACHED": "1"})
+    store.set_writer_pid(child.pid)  # so `tuilab runs` sees it running from this moment
+    print(store.path)
+    print(f"training in the background (pid {child.pid}); follow it with: tuilab watch {store.path}",
+          file=sys.stderr)
+    return 0
