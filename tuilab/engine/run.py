@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from tuilab.engine.control import Control
 from tuilab.engine.data import Data, load_dataset
 from tuilab.engine.devices import resolve_device
 from tuilab.engine.evaluate import evaluate
@@ -37,28 +38,6 @@ from tuilab.errors import UserError
 from tuilab.presets import Experiment
 
 SLICE_SECONDS = 0.1  # wall time a lane trains before the next lane gets a turn
-
-
-class Control:
-    """Thread-safe stop and pause flags shared by the run loop and whoever drives it."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self._paused = threading.Event()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused.is_set()
-
-    def pause(self) -> None:
-        self._paused.set()
-
-    def resume(self) -> None:
-        self._paused.clear()
-
-    def interrupted(self) -> bool:
-        """True when training should leave its inner loop now (stop or pause)."""
-        return self.stop.is_set() or self._paused.is_set()
 
 
 @dataclass

@@ -1,0 +1,233 @@
+"""TuilabApp: Setup, then one run at a time in one thread worker, drawn by the Run screen.
+
+Wiring: start_run() starts the worker (prepare + run_plan, see worker.py); the
+worker posts EngineEvents batches tagged with the run's id; on_engine_events
+folds them into a RunState and bumps the Run screen's `revision`. A run that was
+left, cancelled or replaced keeps sending its last events: the id drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from tuilab.engine.control import Control
+from tuilab.presets import Experiment
+from tuilab.ui.messages import EngineEvents, RunRefused
+from tuilab.ui.state import RunState
+from tuilab.ui.worker import follow_run, run_experiment
+
+
+class TuilabApp(App):
+    """The lab. `watch_dir`: show a run another process writes instead of Setup."""
+
+    CSS_PATH = "tuilab.tcss"
+    TITLE = "tuilab"
+    BINDINGS = [Binding("f1", "help", "Help", show=False)]
+    # Below 100 columns the Run screen drops its per-lane progress and lr columns (see tuilab.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    def __init__(self, experiment: Experiment, run_at_start: bool = False, watch_dir: str | None = None,
+                 out_dir: str = "runs", handle_signals: bool = False) -> None:
+        super().__init__()
+        self.experiment = experiment
+        self.run_at_start = run_at_start
+        self.watch_dir = watch_dir
+        self.out_dir = out_dir
+        self.handle_signals = handle_signals
+        self.state: RunState | None = None
+        self.control: Control | None = None
+        self.run_screen = None
+        self._run_id = 0
+        self._stop_watch = threading.Event()
+        self._devices: list[tuple[str, bool, str]] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        if self.watch_dir:
+            self._run_id += 1
+            self._follow(self.watch_dir, self._run_id)
+            return
+        self.push_screen(self._setup_screen())
+        if self.run_at_start:
+            self.start_run(self.experiment)
+
+    def on_unmount(self) -> None:
+        self.stop_all()  # a worker thread that runs on would keep the process alive
+
+    def _on_signal(self, sig: int) -> None:
+        self.stop_all()
+        self.exit(return_code=128 + sig)
+
+    def stop_all(self) -> None:
+        self.stop_run()
+        self._stop_watch.set()
+
+    def _setup_screen(self) -> Screen:
+        try:
+            from tuilab.ui.screens.setup import SetupScreen
+        except ImportError:  # the Setup form lives in its own module; run without it meanwhile
+            return _PendingSetup()
+        return SetupScreen(self.experiment)
+
+    # -- the contract with Setup ---------------------------------------------------------------
+    def available_devices(self) -> list[tuple[str, bool, str]]:
+        """(device, usable, description or reason), cached; imports torch on the first call."""
+        if self._devices is None:
+            from tuilab.engine.devices import available_devices
+
+            self._devices = available_devices()
+        return self._devices
+
+    def start_run(self, experiment: Experiment) -> None:
+        """Validate and run `experiment`; a UserError is a notification and Setup stays."""
+        self.experiment = experiment
+        self.stop_run()
+        self._run_id += 1
+        self.state = None
+        self.control = Control()
+        self._drive(experiment, self.control, self._run_id)
+
+    # -- the worker (its methods run in a thread: only post_message from there) ----------------
+    def _poster(self, run_id: int, stop: threading.Event):
+        worker = get_current_worker()
+
+        def post(msg) -> None:
+            if worker.is_cancelled:
+                stop.set()
+            msg.run_id = run_id
+            self.post_message(msg)
+
+        return post
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _drive(self, experiment: Experiment, control: Control, run_id: int) -> None:
+        run_experiment(experiment, control, self._poster(run_id, control.stop), self.out_dir)
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _follow(self, run_dir: str, run_id: int) -> None:
+        follow_run(run_dir, self._stop_watch, self._poster(run_id, self._stop_watch))
+
+    # -- handlers (UI thread) ------------------------------------------------------------------
+    def on_run_refused(self, msg: RunRefused) -> None:
+        if getattr(msg, "run_id", None) == self._run_id:
+            self.control = None
+            self.notify(msg.error, severity="error", timeout=10)
+
+    def on_engine_events(self, msg: EngineEvents) -> None:
+        if getattr(msg, "run_id", None) != self._run_id:
+            return
+        if self.state is None:
+            self.state = RunState(self.watch_dir)
+        self.state.apply(msg.events)
+        for warning in (e for e in msg.events if isinstance(e, str)):
+            self.notify(warning, severity="warning", timeout=10)
+        if self.run_screen is None and self.state.started is not None:
+            from tuilab.ui.screens.run import RunScreen
+
+            self.run_screen = RunScreen(self.state, self._title(), watching=bool(self.watch_dir))
+            self.push_screen(self.run_screen)
+        elif self.run_screen is not None:
+            self.run_screen.revision = self.state.revision
+
+    def _title(self) -> str:
+        s = self.state.started
+        exp = self.experiment if not self.watch_dir else _load_run_experiment(self.watch_dir)
+        opt = ""
+        if exp is not None:
+            o = exp.optimizer
+            opt = f" · {o.kind} lr {o.lr:g}" + (f" {o.lr_scaling}" if o.lr_scaling != "none" else "")
+        return f"tuilab · {s.name} · {s.dataset} · {s.model}{opt} · {s.device}"
+
+    # -- actions -------------------------------------------------------------------------------
+    def stop_run(self) -> None:
+        if self.control is not None:
+            self.control.stop.set()
+
+    def toggle_pause(self) -> None:
+        if self.control is None or self.state is None or self.state.finished:
+            return
+        if self.control.paused:
+            self.control.resume()
+        else:
+            self.control.pause()
+        self.state.set_paused(self.control.paused)
+        if self.run_screen is not None:
+            self.run_screen.paused = self.control.paused
+
+    def cancel_run(self) -> None:
+        if self.control is not None and self.state is not None and not self.state.finished:
+            self.control.stop.set()
+            self.notify("cancelling: what was measured is kept")
+
+    def leave_run(self) -> None:
+        """Back to Setup (the run stops: it lives in this process); a watcher just quits."""
+        if self.watch_dir:
+            self.exit()
+            return
+        self.stop_run()
+        self.control = None
+        self.run_screen = None
+        self.pop_screen()
+
+    def action_help(self) -> None:
+        from tuilab.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def copy_run_dir(self) -> None:
+        run_dir = self.state.run_dir if self.state else None
+        if run_dir:
+            self.copy_to_clipboard(str(run_dir))  # OSC 52: works over ssh, no GUI calls
+            self.notify(f"copied {run_dir}")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Run", "Start a run of the current form", lambda: self.start_run(self.experiment))
+        yield SystemCommand("Help", "Key bindings", self.action_help)
+        if self.run_screen is not None:
+            rs = self.run_screen
+            yield SystemCommand("Pause / resume", "Pause or resume training", self.toggle_pause)
+            yield SystemCommand("Cancel", "Stop the run, keep what was measured", self.cancel_run)
+            yield SystemCommand("Plots", "Loss, noise and throughput charts", rs.action_plots)
+            yield SystemCommand("Toggle log", "Log scale for the sparklines", rs.action_toggle_log)
+            yield SystemCommand("Cycle x axis", "epochs / steps / seconds", rs.action_cycle_axis)
+            yield SystemCommand("Copy run dir", "Copy the run directory (OSC 52)", self.copy_run_dir)
+
+
+class _PendingSetup(Screen):
+    """Stands in for the Setup form until tuilab/ui/screens/setup.py exists."""
+
+    BINDINGS = [Binding("ctrl+r", "run", "Run"), Binding("q", "app.quit", "Quit")]
+
+    def compose(self):
+        from textual.widgets import Footer, Static
+
+        yield Static(f"Setup: {self.app.experiment.name} (ctrl+r runs it)")
+        yield Footer()
+
+    def action_run(self) -> None:
+        self.app.start_run(self.app.experiment)
+
+
+def _load_run_experiment(run_dir: str) -> Experiment | None:
+    from tuilab.errors import UserError
+    from tuilab.presets import load_preset
+
+    try:
+        return load_preset(Path(run_dir) / "experiment.toml")
+    except (UserError, OSError):
+        return None

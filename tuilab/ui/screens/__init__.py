@@ -1,0 +1,1 @@
+"""Screens: setup (form), run (lanes side by side), plots, help."""

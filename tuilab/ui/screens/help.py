@@ -1,0 +1,43 @@
+"""The key bindings, in one place (they are also in the footer and the command palette)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("Run screen", ""),
+    ("space", "pause / resume training"),
+    ("c", "cancel: stops within a second, what was measured is kept"),
+    ("x", "cycle the x axis: epochs, steps, seconds"),
+    ("l", "toggle log scale of the sparklines"),
+    ("p", "plots: loss, noise against B, samples/s, summary table"),
+    ("escape, q", "back to Setup (stops the run); in `tuilab watch`, quit"),
+    ("Plots screen", ""),
+    ("x / l", "x axis / log scale of the loss chart"),
+    ("r", "redraw now"),
+    ("escape, q", "back to the Run screen"),
+    ("Everywhere", ""),
+    ("ctrl+p", "command palette: Run, Pause, Cancel, Plots, Copy run dir, ..."),
+    ("? / f1", "this help"),
+    ("ctrl+q", "quit (a run in this process stops; a watched run goes on)"),
+]
+
+
+def help_text() -> str:
+    lines = []
+    for key, what in KEYS:
+        lines.append(f"\n[b]{key}[/b]" if not what else f"  {key:<11} {what}")
+    return "\n".join(lines).lstrip()
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help"):
+            yield Static(help_text(), id="help-text")
+            yield Static("escape closes", id="help-hint")

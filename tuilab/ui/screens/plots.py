@@ -1,0 +1,171 @@
+"""The Plots screen: loss curves, noise against B, samples/s against B, and a summary table.
+
+plotext redraws a whole chart on every refresh (~10 KB at 120x20), so a chart is
+redrawn only when its tab is shown, on `r`, or at most once a second while the
+run is still moving, and only if the state changed since it was drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from tuilab.format import fmt_count, fmt_float, lane_name
+from tuilab.ui.state import AXES, RunState
+
+TABLE_COLUMNS = ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
+                 "to target: steps", "examples", "seconds")
+
+
+def ascii_only() -> bool:
+    """The Linux console has no braille: plain markers there, or when asked."""
+    return os.environ.get("TUILAB_ASCII") == "1" or os.environ.get("TERM") == "linux"
+
+
+def markers() -> tuple[str, str]:
+    return ("*", "+") if ascii_only() else ("braille", "dot")
+
+
+def fitted_line(points, slope: float) -> list[float]:
+    """noise = c * B^slope with c fitted by least squares in log space, at the points' B."""
+    logs = [math.log(p.measured) - slope * math.log(p.batch_size) for p in points if p.measured > 0]
+    c = math.exp(sum(logs) / len(logs)) if logs else 1.0
+    return [c * p.batch_size ** slope for p in points]
+
+
+def summary_rows(summary: dict) -> list[tuple[str, ...]]:
+    rows = []
+    for ln in summary.get("lanes", []):
+        tt = ln.get("to_target") or {}
+        acc = ln.get("final_test_accuracy")
+        rows.append((lane_name(ln), fmt_float(ln["lr"]), ln["status"], fmt_float(ln["final_train_loss"]),
+                     fmt_float(ln["final_test_loss"]), "—" if acc is None else f"{acc:.1%}",
+                     fmt_float(ln["noise"]), fmt_float(ln["b_simple"]), fmt_count(ln["samples_per_s"]),
+                     fmt_count(tt.get("steps")), fmt_count(tt.get("examples")), fmt_float(tt.get("seconds"))))
+    return rows
+
+
+class PlotsScreen(Screen):
+    BINDINGS = [
+        Binding("x", "cycle_axis", "X axis"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("r", "redraw", "Redraw"),
+        Binding("escape,q", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, state: RunState, x_axis: str = "epochs") -> None:
+        super().__init__()
+        self.state = state
+        self.x_axis = x_axis
+        self.log_scale = False
+        self.drawn: dict[str, tuple] = {}  # tab id -> (revision, axis, log) it was drawn at
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="plot-tabs"):
+            with TabPane("Loss", id="loss"):
+                yield PlotextPlot(id="loss-plot")
+            with TabPane("Noise vs B", id="noise"):
+                yield PlotextPlot(id="noise-plot")
+            with TabPane("Samples/s", id="speed"):
+                yield PlotextPlot(id="speed-plot")
+            with TabPane("Summary", id="summary"):
+                yield DataTable(id="summary-table", zebra_stripes=True, cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*TABLE_COLUMNS)
+        self.redraw()
+        self.set_interval(1.0, self.redraw)
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self.redraw()
+
+    def action_cycle_axis(self) -> None:
+        self.x_axis = AXES[(AXES.index(self.x_axis) + 1) % len(AXES)]
+        self.redraw()
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self.redraw()
+
+    def action_redraw(self) -> None:
+        self.drawn.clear()
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the visible tab if what it shows has changed since it was drawn."""
+        tab = self.query_one(TabbedContent).active
+        key = (self.state.revision, self.x_axis, self.log_scale)
+        if not tab or self.drawn.get(tab) == key:
+            return
+        self.drawn[tab] = key
+        {"loss": self.draw_loss, "noise": self.draw_noise, "speed": self.draw_speed,
+         "summary": self.draw_table}[tab]()
+
+    def draw_loss(self) -> None:
+        widget = self.query_one("#loss-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        train_marker, test_marker = markers()
+        for i, series in self.state.series.items():
+            name = lane_name(self.state.record.lanes[i].info)
+            for field, marker, label in (("train_loss", train_marker, name), ("test_loss", test_marker, f"{name} test")):
+                xs, ys = series.curve(self.x_axis, field)
+                if xs:
+                    plt.plot(xs, ys, marker=marker, label=label)
+        plt.xscale("linear")
+        plt.yscale("log" if self.log_scale else "linear")
+        plt.title(f"train and test loss against {self.x_axis}  (x: axis · l: log)")
+        plt.xlabel(self.x_axis)
+        widget.refresh()
+
+    def draw_noise(self) -> None:
+        widget = self.query_one("#noise-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        marker, _ = markers()
+        titles = []
+        for sl in self.state.record.slopes:
+            pts = [p for p in sl.points if p.measured > 0]
+            if not pts:
+                continue
+            bs = [p.batch_size for p in pts]
+            plt.scatter(bs, [p.measured for p in pts], marker="o", label=f"measured ({sl.at})")
+            pred = [(p.batch_size, p.predicted) for p in pts if p.predicted and p.predicted > 0]
+            if pred:
+                plt.plot([b for b, _ in pred], [v for _, v in pred], marker=marker, label="formula noise(B)")
+            if sl.slope is not None:
+                plt.plot(bs, fitted_line(pts, sl.slope), marker=marker, label=f"fit B^{sl.slope:.2f}")
+                titles.append(f"{sl.at}: B^{sl.slope:.2f} ± {sl.stderr or 0:.2f}")
+        plt.xscale("log")
+        plt.yscale("log")
+        plt.title("noise ‖g_B−G‖/‖G‖ against B (log-log; theory slope −0.5)  " + " · ".join(titles))
+        plt.xlabel("batch size B")
+        widget.refresh()
+
+    def draw_speed(self) -> None:
+        widget = self.query_one("#speed-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        lanes = [r for r in self.state.record.lanes.values() if r.samples_per_s()]
+        if lanes:
+            plt.bar([lane_name(r.info)[2:] for r in lanes], [r.samples_per_s() for r in lanes],
+                    marker="#" if ascii_only() else "sd")
+        plt.xscale("linear")
+        plt.yscale("linear")
+        plt.title("samples/s against batch size (each lane's own training clock)")
+        plt.xlabel("batch size B")
+        widget.refresh()
+
+    def draw_table(self) -> None:
+        fin = self.state.finished
+        summary = fin.summary if fin and fin.summary else self.state.record.summary()
+        table = self.query_one(DataTable)
+        table.clear()
+        table.add_rows(summary_rows(summary))
