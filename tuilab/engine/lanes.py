@@ -76,6 +76,12 @@ class Lane:
         self.loss_sum = torch.zeros((), device=self.device)  # device-side: no sync per step
         self.loss_count = 0
         self.memory_bytes: int | None = None
+        # The schedule, cached: recomputed only from the example count `_recheck` on
+        # (a decay/grow boundary; every step during warmup), so a step costs no more
+        # Python than a hand-written loop's.
+        self._b = batch_size
+        self._lr: float | None = None
+        self._recheck = 0.0
 
     # -- schedule -------------------------------------------------------------
     @property
@@ -95,11 +101,32 @@ class Lane:
             lr *= (self.examples + self.batch_size()) / (warm * self.n)
         return lr
 
+    def _refresh_schedule(self) -> None:
+        """Cache batch_size() and lr(), set the optimizer's lr, and find the next boundary."""
+        self._b = self.batch_size()
+        lr = self.lr()
+        if lr != self._lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self._lr = lr
+        warm = self.exp.optimizer.warmup_epochs
+        if warm > 0 and self.epoch < warm:
+            self._recheck = self.examples  # warmup: lr changes every step
+            return
+        ahead = [e for e in self.decay_epochs + self.grow_epochs if self.epoch < e]
+        # One example early, so float rounding of e * n can never make us late;
+        # a recheck before the boundary recomputes the same values.
+        self._recheck = min(math.floor(e * self.n) - 1 for e in ahead) if ahead else math.inf
+
     # -- training -------------------------------------------------------------
     def _next_indices(self, b: int) -> torch.Tensor:
         # Without replacement within an epoch; a remainder smaller than B is dropped.
         if self.pos + b > self.perm.numel():
-            self.perm = torch.randperm(self.n, generator=self.generator).to(self.device)
+            perm = torch.randperm(self.n, generator=self.generator)
+            if self.device.type == "cuda":
+                # A copy from pageable memory synchronises the GPU; from pinned memory it does not.
+                perm = perm.pin_memory().to(self.device, non_blocking=True)
+            self.perm = perm.to(self.device)
             self.pos = 0
         idx = self.perm[self.pos:self.pos + b]
         self.pos += b
@@ -107,10 +134,9 @@ class Lane:
 
     def train_step(self) -> None:
         """One SGD/Adam step on the next minibatch. No host-device sync in here."""
-        b = self.batch_size()
-        lr = self.lr()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        if self.examples >= self._recheck:
+            self._refresh_schedule()
+        b = self._b
         idx = self._next_indices(b)
         xb, yb = self.data.x_train[idx], self.data.y_train[idx]
         loss = self.loss_fn(self.model(xb), yb)
@@ -124,7 +150,13 @@ class Lane:
 
     def units(self, unit: str) -> float:
         """How much of the budget this lane has used, in the budget's unit."""
-        return {"epochs": self.epoch, "steps": self.step, "seconds": self.seconds}[unit]
+        if unit == "epochs":
+            return self.examples / self.n
+        if unit == "steps":
+            return self.step
+        if unit == "seconds":
+            return self.seconds
+        raise KeyError(unit)
 
     def train_slice(self, unit: str, until: float, max_wall: float, should_break: Callable[[], bool]) -> None:
         """Train until `until` budget units, `max_wall` seconds of wall time, or should_break().
