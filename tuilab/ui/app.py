@@ -30,7 +30,7 @@ from tuilab.ui.worker import follow_run, run_experiment
 class TuilabApp(App):
     """The lab. `watch_dir`: show a run another process writes instead of Setup."""
 
-    CSS_PATH = "tuilab.tcss"
+    CSS_PATH = Path(__file__).with_name("tuilab.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "tuilab"
     BINDINGS = [Binding("f1", "help", "Help", show=False)]
     # Below 100 columns the Run screen drops its per-lane progress and lr columns (see tuilab.tcss).

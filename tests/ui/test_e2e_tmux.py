@@ -1,0 +1,49 @@
+"""The real `tuilab PRESET --run` in a 120x40 tmux pane: every lane's row and sparklines, then finished."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TUILAB = Path(sys.executable).parent / "tuilab"
+SPARK = re.compile(r"[▁▂▃▄▅▆▇█]{3,}")
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_quickstart_in_tmux_shows_every_lane_then_finishes(tmp_path):
+    session = f"tuilab-e2e-{tmp_path.name}"
+    # Textual draws on stderr: the command's output stays on the pane, never redirected.
+    cmd = f"cd {tmp_path} && TERM=xterm-256color {TUILAB} {ROOT / 'presets/quickstart.toml'} --run --epochs 2"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
+    try:
+        screen, deadline = "", time.monotonic() + 90
+        while time.monotonic() < deadline:
+            screen = capture(session)
+            if "Finished" in screen and screen.count("finished") >= 4:
+                break
+            time.sleep(0.5)
+        lines = screen.splitlines()
+        for b in (8, 32, 128, 512):
+            row = next((ln for ln in lines if re.match(rf"\s*{b}\s", ln)), None)
+            assert row is not None, f"no row for B={b}:\n{screen}"
+            assert len(SPARK.findall(row)) >= 2, f"B={b} row lacks loss and noise sparklines:\n{screen}"
+            assert "finished" in row, screen
+        assert "run dir runs/" in screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"])
+        time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"])  # q again quits from Setup
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert list((tmp_path / "runs").iterdir()), "the run wrote no run directory"
