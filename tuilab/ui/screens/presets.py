@@ -33,10 +33,10 @@ def _option(name: str, path: Path, shipped: bool) -> Option:
     try:
         description = load_preset(path).description
     except UserError as e:  # a broken user preset is listed, not loadable
-        return Option(Text.assemble((name, "bold"), "  ", (str(e), "red")), id=str(path),
+        return Option(Text.assemble((name, "bold"), "\u00a0· broken\n", (str(e), "red")), id=str(path),
                       disabled=True)
     origin = "shipped" if shipped else "user"
-    return Option(Text.assemble((name, "bold"), (f"  ({origin})  ", "dim"), description),
+    return Option(Text.assemble((name, "bold"), (f"\u00a0· {origin}\n", "dim"), description),
                   id=str(path))
 
 
@@ -49,7 +49,7 @@ class LoadPresetScreen(ModalScreen[Path | None]):
         with Vertical(id="preset-dialog"):
             yield Label("Load a preset", classes="preset-dialog-title")
             yield OptionList(*[_option(*p) for p in list_presets()], id="preset-list")
-            yield Static(f"user presets: {user_preset_dir()}  ·  enter load  ·  escape cancel",
+            yield Static(f"user presets: {user_preset_dir()}\nenter load · escape cancel",
                          classes="preset-dialog-help")
 
     @on(OptionList.OptionSelected)
@@ -99,7 +99,7 @@ class SavePresetScreen(ModalScreen[tuple[Path, Experiment] | None]):
             yield Label("Save as a user preset", classes="preset-dialog-title")
             yield Input(self.experiment.name, placeholder="name", id="preset-name")
             yield Static("", id="preset-error", classes="form-error")
-            yield Static(f"saved to {user_preset_dir()}/NAME.toml  ·  enter save  ·  escape cancel",
+            yield Static(f"saved to {user_preset_dir()}/NAME.toml\nenter save · escape cancel",
                          classes="preset-dialog-help")
 
     @on(Input.Submitted, "#preset-name")

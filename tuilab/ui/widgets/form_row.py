@@ -22,7 +22,7 @@ def _make_control(spec: FieldSpec, value: object):
         return Select([(o, o) for o in spec.options], value=value, allow_blank=False,
                       compact=True, id=cid)
     if spec.kind == "switch":
-        return Checkbox("on", bool(value), compact=True, id=cid)
+        return Checkbox("", bool(value), compact=True, id=cid)
     if spec.kind == "batch":
         return BatchSizePicker(str(value), id=cid)
     if spec.kind == "device":

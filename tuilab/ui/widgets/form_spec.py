@@ -60,7 +60,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("optimizer.kind", "optimizer", "select", options=("sgd", "adam")),
         FieldSpec("optimizer.lr", "lr", hint="> 0 (at base batch)"),
         FieldSpec("optimizer.momentum", "momentum", hint="0 <= m < 1"),
-        FieldSpec("optimizer.nesterov", "nesterov", "switch"),
+        FieldSpec("optimizer.nesterov", "nesterov", "switch", hint="needs momentum > 0"),
         FieldSpec("optimizer.weight_decay", "weight decay", hint="0 .. 10"),
         FieldSpec("optimizer.lr_scaling", "lr scaling", "select", options=("none", "linear", "sqrt")),
         FieldSpec("optimizer.base_batch_size", "base batch", hint="lr is unscaled here"),
