@@ -106,16 +106,20 @@ class RunState:
             self.paused_since = None
 
     def lane_progress(self, lane: int) -> float:
-        """0..1; a lane that ended for any reason counts as done."""
-        rec = self.record.lanes[lane]
-        if rec.status != "running":
+        """0..1 of the lane's budget it got through (a cancelled or failed lane stays where it stopped)."""
+        if self.record.lanes[lane].status == "finished":
             return 1.0
         s = self.series.get(lane)
         return s.points[-1].progress if s and s.points else 0.0
 
     def progress(self) -> float:
+        """Overall 0..1: a failed lane has no work left, so it counts as done while the others run."""
         lanes = self.record.lanes
-        return sum(self.lane_progress(i) for i in lanes) / len(lanes) if lanes else 0.0
+        if not lanes:
+            return 0.0
+        done = [1.0 if r.status in ("diverged", "out_of_memory", "error") else self.lane_progress(i)
+                for i, r in lanes.items()]
+        return sum(done) / len(done)
 
     def time_left(self, now: float | None = None) -> float | None:
         """Seconds to go at the rate the lanes have advanced so far (pauses excluded)."""

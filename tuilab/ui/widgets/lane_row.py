@@ -58,7 +58,7 @@ class LaneRow(Horizontal):
         self.prog.update(f"{text_bar(progress)} {progress:4.0%}")
         self.loss_value.update(fmt_float(rec.final("train_loss")))
         self.noise_value.update(fmt_float(rec.final("noise")))
-        rate = rec.samples_per_s() if rec.status != "running" else (last.samples_per_s if last else None)
+        rate = rec.samples_per_s() if rec.status != "running" else (last.samples_per_s if last and last.step else None)
         self.rate.update(fmt_count(rate))
         self.status.update(STATUS_TEXT.get(rec.status, rec.status))
         for s in ("running", "finished", "cancelled", "diverged", "out_of_memory", "error"):
