@@ -7,6 +7,7 @@ Mistakes of the user print one line and exit 2; an interrupted run exits 130
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from tuilab.errors import UserError
@@ -22,13 +23,24 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+def _budget(text: str) -> float:
+    """A budget amount: a finite number above 0 (argparse names the option in its message)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid; give a number > 0, e.g. 5")
+    return v
+
+
 def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("preset", nargs="?", default="quickstart", help="preset file or name (default: quickstart)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-sizes", help="comma-separated, e.g. 8,32,128 or full")
-    p.add_argument("--epochs", type=float, help="budget in epochs (shorthand for --budget N epochs)")
-    p.add_argument("--steps", type=float, help="budget in steps")
-    p.add_argument("--seconds", type=float, help="budget in seconds of each lane's training time")
+    p.add_argument("--epochs", type=_budget, help="budget in epochs (shorthand for --budget N epochs)")
+    p.add_argument("--steps", type=_budget, help="budget in steps")
+    p.add_argument("--seconds", type=_budget, help="budget in seconds of each lane's training time")
     p.add_argument("--seed", type=int, help="seed of data, initial weights and minibatch order")
 
 

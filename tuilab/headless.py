@@ -8,6 +8,7 @@ and the process exits 128 + the signal number.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -27,12 +28,22 @@ from tuilab.format import fmt_count, fmt_float, lane_name
 from tuilab.presets import Experiment
 
 
+class _Interrupted(Exception):
+    """A signal came before the run loop started: nothing to keep, so leave at once."""
+
+
 class _Signals:
-    """Turns SIGINT/SIGTERM/SIGHUP into a stop request, remembering which came first."""
+    """Turns SIGINT/SIGTERM/SIGHUP into a stop request, remembering which came first.
+
+    Until `arm()`, while torch is imported and data loaded, a signal raises
+    _Interrupted (no run directory exists yet); after it, a signal only sets
+    `control.stop`, and the run loop ends the run cleanly within a second.
+    """
 
     def __init__(self, control):
         self.control = control
         self.signum: int | None = None
+        self.armed = False
         self._old = {}
 
     def __enter__(self):
@@ -40,10 +51,18 @@ class _Signals:
             self._old[s] = signal.signal(s, self._handle)
         return self
 
+    def arm(self) -> None:
+        self.armed = True
+        if self.signum is not None:  # came between prepare's end and arm(): stop at once
+            raise _Interrupted
+
     def _handle(self, signum, _frame):
         if self.signum is None:
             self.signum = signum
-        self.control.stop.set()
+        if self.control is not None:
+            self.control.stop.set()
+        if not self.armed:
+            raise _Interrupted
 
     def __exit__(self, *exc):
         for s, h in self._old.items():
@@ -58,27 +77,64 @@ def _safe(fn):
         pass
 
 
+def _quiet_if_gone() -> None:
+    """Point stdout/stderr at /dev/null if their terminal hung up, so exit does not fail flushing them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            except (OSError, ValueError):
+                pass
+
+
 def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
     """Run an experiment to completion or interruption; returns the exit code."""
     if getattr(args, "detach", False):
         from tuilab.detach import detach
 
         return detach(exp, args)
-    from tuilab.engine.run import Control, prepare, run_plan
-    from tuilab.engine.store import RunStore
-
     console = Console(stderr=True)
-    plan = prepare(exp)  # every input check happens here, before a directory is made
-    store = RunStore.open(args.into) if getattr(args, "into", None) else RunStore.create(args.out, exp)
-    plan.started = type(plan.started)(**{**plan.started.__dict__, "run_dir": str(store.path)})
-    control = Control()
+    with _Signals(None) as sigs:
+        try:
+            # Importing torch takes a second or so: a Ctrl-C in it must not print a traceback.
+            from tuilab.engine.run import Control, prepare, run_plan
+            from tuilab.engine.store import RunStore
+
+            sigs.control = control = Control()
+            plan = prepare(exp)  # every input check happens here, before a directory is made
+            sigs.arm()
+        except _Interrupted:
+            _safe(lambda: console.print("interrupted before the run started; no run directory was made"))
+            _quiet_if_gone()
+            return 128 + sigs.signum
+        store = RunStore.open(args.into) if getattr(args, "into", None) else RunStore.create(args.out, exp)
+        plan.started = type(plan.started)(**{**plan.started.__dict__, "run_dir": str(store.path)})
+        summary = _drive(run_plan(plan, control), store, console)
+    _safe(lambda: console.print(summary_table(summary)))
+    if summary.get("recommendation", {}).get("text"):
+        _safe(lambda: console.print(summary["recommendation"]["text"]))
+    if args.json:
+        from tuilab.engine.store import dumps
+
+        _safe(lambda: print(dumps(summary), flush=True))
+    _quiet_if_gone()
+    if sigs.signum is not None:
+        return 128 + sigs.signum
+    return 0
+
+
+def _drive(events, store, console: Console) -> dict:
+    """Write every event to the run directory and show progress; returns the summary."""
     summary: dict = {}
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                         TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console,
                         transient=False, disable=not console.is_terminal and not sys.stderr.isatty())
     tasks: dict[int, int] = {}
-    with _Signals(control) as sigs, progress:
-        for ev in run_plan(plan, control):
+    _safe(progress.start)
+    try:
+        for ev in events:
             store.write(ev)
             if isinstance(ev, RunStarted):
                 _safe(lambda ev=ev: console.print(
@@ -100,17 +156,10 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
                     f"noise ∝ B^{ev.slope:.3f} ± {ev.stderr or 0:.3f} (measured at {ev.at}; theory -0.5)"))
             elif isinstance(ev, RunFinished):
                 summary = ev.summary | {"interrupted": ev.interrupted, "wall_seconds": ev.wall_seconds}
-    store.close()
-    _safe(lambda: console.print(summary_table(summary)))
-    if summary.get("recommendation", {}).get("text"):
-        _safe(lambda: console.print(summary["recommendation"]["text"]))
-    if args.json:
-        from tuilab.engine.store import dumps
-
-        _safe(lambda: print(dumps(summary), flush=True))
-    if sigs.signum is not None:
-        return 128 + sigs.signum
-    return 0
+    finally:
+        store.close()  # whatever went wrong, what was flushed stays readable
+        _safe(progress.stop)  # its last frame fails when SIGHUP took the terminal away
+    return summary
 
 
 def summary_table(summary: dict) -> Table:

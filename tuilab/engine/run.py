@@ -27,6 +27,7 @@ from tuilab.engine.events import (
     LaneFinished,
     LaneInfo,
     LaneProgress,
+    NoiseSlope,
     RunFinished,
     RunStarted,
 )
@@ -136,6 +137,13 @@ class _Runner:
 
     def report(self, lane: Lane) -> LaneProgress | LaneFailed:
         """Measure a lane at its current parameters (not on its clock)."""
+        try:
+            return self._measure(lane)
+        except torch.OutOfMemoryError:  # evaluation and per-example gradients need memory too
+            return self.fail(lane, "out_of_memory", f"out of device memory measuring batch size "
+                                                    f"{lane.batch_size()}; the other lanes go on")
+
+    def _measure(self, lane: Lane) -> LaneProgress | LaneFailed:
         p = self.plan
         running = lane.take_running_loss()
         train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
@@ -214,14 +222,12 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
         return ev
 
     yield emit(plan.started)
-    lane0 = plan.lanes[0]
-    sizes = sorted({ln.batch_size0 for ln in plan.lanes})
-    yield emit(measure_noise_slope(lane0.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
-                                   plan.exp.measure.slope_draws, torch.Generator().manual_seed(plan.exp.seed + 17),
-                                   stats=measure_noise(lane0.model, plan.loss_fn, plan.x_ref, plan.y_ref,
-                                                       plan.x_probe, plan.y_probe, plan.data.n_train),
-                                   at="init"))
+    # A stop that came while the data loaded skips the initial measurements (seconds on a CPU).
+    if not control.stop.is_set():
+        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17))
     for lane in plan.lanes:
+        if control.stop.is_set():
+            break
         yield emit(runner.report(lane))
     while not control.stop.is_set():
         active = [ln for ln in plan.lanes if ln.status == "running"]
@@ -251,9 +257,20 @@ def _final_slope(plan: Plan, record: RunRecord):
     if not done:
         return None
     best = min(done, key=lambda ln: record.lanes[ln.index].final("train_loss") or math.inf)
+    return _slope(plan, best, f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}",
+                  plan.exp.seed + 18)
+
+
+def _slope(plan: Plan, lane: Lane, at: str, seed: int) -> NoiseSlope:
+    """The measured noise law at `lane`'s parameters; out of device memory leaves it unmeasured."""
     sizes = sorted({ln.batch_size0 for ln in plan.lanes})
-    stats = measure_noise(best.model, plan.loss_fn, plan.x_ref, plan.y_ref, plan.x_probe, plan.y_probe,
-                          plan.data.n_train)
-    return measure_noise_slope(best.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
-                               plan.exp.measure.slope_draws, torch.Generator().manual_seed(plan.exp.seed + 18),
-                               stats=stats, at=f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}")
+    try:
+        stats = measure_noise(lane.model, plan.loss_fn, plan.x_ref, plan.y_ref, plan.x_probe, plan.y_probe,
+                              plan.data.n_train)
+        return measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
+                                   plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
+                                   stats=stats, at=at)
+    except torch.OutOfMemoryError:
+        if plan.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return NoiseSlope(at, None, None, (), note="not measured: out of device memory")
