@@ -11,6 +11,7 @@ import math
 import sys
 
 from tuilab.errors import UserError
+from tuilab.ui.terminal import add_terminal_flags, apply_terminal_flags
 
 SUBCOMMANDS = ("run", "watch", "presets", "devices", "runs", "export")
 EXIT_BAD_INPUT = 2
@@ -49,6 +50,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
                   f"Subcommands: {', '.join(SUBCOMMANDS)} (tuilab SUBCOMMAND -h).")
     _add_overrides(tui)
     tui.add_argument("--run", action="store_true", help="start the run at once")
+    add_terminal_flags(tui)
     run = _Parser(prog="tuilab run", description="Run an experiment headless; progress on stderr.")
     _add_overrides(run)
     run.add_argument("--out", default="runs", help="where run directories go (default: runs)")
@@ -57,6 +59,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     run.add_argument("--into", help=argparse.SUPPRESS)  # an existing run directory (used by --detach)
     watch = _Parser(prog="tuilab watch", description="Follow a run another process is writing.")
     watch.add_argument("run_dir")
+    add_terminal_flags(watch)
     runs = _Parser(prog="tuilab runs", description="List recent runs with their status.")
     runs.add_argument("--out", default="runs")
     export = _Parser(prog="tuilab export", description="Export a run's lane as a plain PyTorch script, or its metrics as CSV.")
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             from tuilab.export import export_main
 
             return export_main(args)
+        if cmd in ("", "watch"):
+            apply_terminal_flags(args)  # before textual is imported: it reads the colours once
         if cmd == "watch":
             from tuilab.ui.launch import watch
 

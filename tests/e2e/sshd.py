@@ -157,8 +157,9 @@ class Tmux:
     def resize(self, name: str, width: int, height: int) -> None:
         self._tmux("resize-window", "-t", name, "-x", str(width), "-y", str(height))
 
-    def capture(self, name: str) -> str:
-        return self._tmux("capture-pane", "-p", "-t", name).stdout
+    def capture(self, name: str, escapes: bool = False) -> str:
+        """The visible screen as text; with escapes, with the SGR colour codes tmux holds."""
+        return self._tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", name).stdout
 
     def send(self, name: str, *keys: str) -> None:
         self._tmux("send-keys", "-t", name, *keys)

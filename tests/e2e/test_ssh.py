@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 # Small and CPU-only: the point is the terminal and the connection, not training.
 FAST = ["--device", "cpu", "--batch-sizes", "32,128"]
-SPARK = set("▁▂▃▄▅▆▇█")
-ASCII_SPARK = set("_.-:=+*#%@")
+SPARK = re.compile(r"[▁▂▃▄▅▆▇█]{3,}")
+ASCII_SPARK = re.compile(r"[_.:=+*#-]{3,}")  # tuilab.ui.terminal.ASCII_BARS
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 
 @pytest.fixture
@@ -65,10 +67,18 @@ def lane_lines(screen: str, sizes=("32", "128")) -> dict[str, str]:
 
 
 def drawn(screen: str, marks=SPARK, sizes=("32", "128")) -> bool:
-    """Every lane has a row and that row shows sparkline marks and a loss value."""
+    """Every lane has a row that shows two sparklines (loss and noise) and a loss value."""
     rows = lane_lines(screen, sizes)
     return len(rows) == len(sizes) and all(
-        len(set(r) & marks) >= 1 and any(c.isdigit() for c in r.split()[-4]) for r in rows.values())
+        len(marks.findall(r)) >= 2 and any(c.isdigit() for c in r.split()[-4]) for r in rows.values())
+
+
+def colours(screen_with_escapes: str) -> set[str]:
+    """The colour parameters of every SGR sequence on the screen: '38;5;247', '38;2;...', '31'..."""
+    found = set()
+    for params in SGR.findall(screen_with_escapes):
+        found |= set(re.findall(r"(?:[34]8;5;\d+|[34]8;2;\d+;\d+;\d+|\b(?:3|4|9|10)[0-7]\b)", params))
+    return found
 
 
 def fits(screen: str, width: int, height: int) -> bool:
@@ -120,6 +130,8 @@ def test_lab_draws_and_redraws_through_ssh(sshd, tmux, lab):
                                        tty=True))
     screen = tmux.wait_for("lab", drawn, timeout=60, what="both lanes drawn at 120x40")
     assert fits(screen, 120, 40), screen
+    used = colours(tmux.capture("lab", escapes=True))
+    assert any(";5;" in c for c in used) and not any(";2;" in c for c in used), used  # 256, no 24-bit
     for w, h in ((80, 24), (200, 60), (120, 40)):
         tmux.resize("lab", w, h)
         screen = tmux.wait_for("lab", lambda s, w=w, h=h: fits(s, w, h) and drawn(s), timeout=15,
@@ -147,3 +159,42 @@ def test_dropped_connection_keeps_the_run_directory(sshd, tmux, lab):
     assert json.loads((run_dir / "summary.json").read_text())["interrupted"] is True
     listed = sshd.run(remote(["runs"], lab))
     assert run_dir.name in listed.stdout and "interrupted" in listed.stdout, listed.stdout
+
+    # The next launch, over a new connection, says that the interrupted run is there.
+    tmux.new("next", 120, 40, sshd.argv(remote([], lab), tty=True))
+    screen = tmux.wait_for("next", lambda s: "interrupted" in s, timeout=30,
+                           what="the notice about the interrupted run")
+    flat = re.sub(r"[\s▊▎▌▐┃│]+", "", screen)
+    assert run_dir.name.replace("-", "") in flat.replace("-", ""), screen
+
+
+# -- case 3: degraded terminals stay readable -------------------------------------------------------
+GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
+
+
+def _no_hue(used: set[str]) -> bool:
+    return all(";5;" in c and int(c.rsplit(";", 1)[1]) in GREYS for c in used)
+
+
+@pytest.mark.parametrize(("env", "size", "marks"), [
+    ({"TERM": "linux"}, (80, 24), ASCII_SPARK),   # Linux console: no braille, 16 colours
+    ({"NO_COLOR": "1"}, (200, 60), SPARK),          # greys only (Textual's monochrome filter)
+], ids=["TERM=linux-80x24", "NO_COLOR-200x60"])
+def test_degraded_terminals_are_readable(sshd, tmux, lab, env, size, marks):
+    tmux.new("deg", *size, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "50"], lab, env),
+                                     tty=True))
+    screen = tmux.wait_for("deg", lambda s: drawn(s, marks), timeout=60, what="both lanes drawn")
+    assert fits(screen, *size), screen
+    used = colours(tmux.capture("deg", escapes=True))
+    if "TERM" in env:
+        assert not any(SPARK.search(r) for r in lane_lines(screen).values()), screen
+        assert used and all(";" not in c for c in used), used  # the 16 ANSI colours only
+    else:
+        assert _no_hue(used), used
+
+
+def test_truecolor_flag_over_ssh(sshd, tmux, lab):
+    """ssh drops COLORTERM; --truecolor brings 24-bit colour back (Setup screen: no training)."""
+    tmux.new("tc", 120, 40, sshd.argv(remote(["quickstart", "--truecolor"], lab), tty=True))
+    tmux.wait_for("tc", lambda s: any(";2;" in c for c in colours(tmux.capture("tc", escapes=True))),
+                  timeout=30, what="24-bit colours on screen")

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from tuilab.engine.control import Control
 from tuilab.presets import Experiment
 from tuilab.ui.messages import EngineEvents, RunRefused
+from tuilab.ui.notices import show_launch_notices
 from tuilab.ui.state import RunState
 from tuilab.ui.worker import follow_run, run_experiment
 
@@ -62,6 +63,7 @@ class TuilabApp(App):
             self._follow(self.watch_dir, self._run_id)
             return
         self.push_screen(self._setup_screen())
+        show_launch_notices(self)  # the last run was cut short, or still trains (ui/notices.py)
         if self.run_at_start:
             self.start_run(self.experiment)
 
