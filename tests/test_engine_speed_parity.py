@@ -75,7 +75,8 @@ def test_lean_lane_trains_bit_for_bit_like_the_recomputing_one(name):
         assert (a.step, a.examples) == (r.step, r.examples)
         for pa, pr in zip(a.model.parameters(), r.model.parameters(), strict=True):
             assert torch.equal(pa, pr)
-        assert a.take_running_loss() == r.take_running_loss()
+        # The lean lane sums its losses in blocks: equal up to rounding.
+        assert a.take_running_loss() == pytest.approx(r.take_running_loss(), rel=1e-6)
 
 
 def test_units_in_each_budget_unit():
