@@ -64,6 +64,16 @@ def test_diverging_lanes_are_marked_and_the_others_finish(tmp_path):
     assert events[-1].interrupted is False
 
 
+def test_a_step_past_several_report_marks_is_not_divergence(tmp_path):
+    """Regression: a full batch (1 epoch a step) with reports every 0.25 epochs was marked diverged
+    ("loss became nan at step 1"): the next slice trained no step and its empty running loss read as NaN.
+    The same happened in the TUI on a seconds budget when the worker thread was descheduled."""
+    events, summary, _ = _run_to_dir(tmp_path, _exp(batch_sizes=[8, "full"], budget={"unit": "epochs", "amount": 2}))
+    assert set(_statuses(summary).values()) == {"finished"}, summary["lanes"]
+    full = [e for e in events if getattr(e, "lane", None) == 1 and type(e).__name__ == "LaneProgress"]
+    assert [e.step for e in full] == [0, 1, 2]
+
+
 def test_injected_out_of_memory_marks_one_lane(tmp_path):
     def hook(lane):
         if lane.batch_size0 == 32 and lane.step >= 3:

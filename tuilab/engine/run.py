@@ -145,9 +145,10 @@ class _Runner:
 
     def _measure(self, lane: Lane) -> LaneProgress | LaneFailed:
         p = self.plan
+        trained = lane.loss_count > 0  # no steps since the last report: no running loss, not a NaN one
         running = lane.take_running_loss()
         train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
-        if not _finite(train_loss) or (lane.step > 0 and not _finite(running)):
+        if not _finite(train_loss) or (trained and not _finite(running)):
             return self.fail(lane, "diverged", f"loss became {train_loss if not _finite(train_loss) else running} "
                                                f"at step {lane.step} (lr {lane.lr():.3g} too high?)")
         test_loss, test_acc = evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification)
@@ -163,7 +164,7 @@ class _Runner:
             lane=lane.index, step=lane.step, examples=lane.examples, epoch=lane.epoch,
             seconds=lane.seconds, progress=min(1.0, lane.units(self.unit) / self.amount),
             batch_size=b, lr=lane.lr(), train_loss=train_loss,
-            running_loss=running if lane.step > 0 else train_loss,
+            running_loss=running if trained else train_loss,
             test_loss=test_loss if _finite(test_loss) else None, test_accuracy=test_acc,
             samples_per_s=(lane.examples - ex0) / dt if dt > 0 else 0.0,
             noise=stats.noise(b) if stats else None,
@@ -197,8 +198,12 @@ class _Runner:
         yield ev
         if isinstance(ev, LaneFailed):
             return
-        self.next_mark[lane.index] += self.every
-        if lane.units(self.unit) >= self.amount - 1e-9:
+        # One step can pass several marks (a full batch with reports every 0.25 epochs, or a lane
+        # whose thread was descheduled on a seconds budget): the next mark lies ahead of the lane.
+        done = lane.units(self.unit)
+        self.next_mark[lane.index] = max(self.next_mark[lane.index] + self.every,
+                                         (math.floor(done / self.every + 1e-9) + 1) * self.every)
+        if done >= self.amount - 1e-9:
             lane.status = "finished"
             yield LaneFinished(lane.index, "finished", lane.step, lane.examples, lane.seconds)
 
