@@ -7,6 +7,7 @@ code and how long the stop took.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -150,6 +151,12 @@ def test_kill_9_keeps_what_was_flushed(tmp_path):
     assert warning is None or "partial line" in warning
     assert sum(isinstance(e, LaneProgress) for e in events) >= 7
     assert read_summary(run_dir) is None and run_status(run_dir) == "cut off"
+    if importlib.util.find_spec("tuilab.export") is not None:  # `tuilab export --csv` reads it too
+        proc = subprocess.run([sys.executable, "-m", "tuilab.cli", "export", str(run_dir), "--csv"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        rows = proc.stdout.strip().splitlines()
+        assert len(rows) - 1 == sum(isinstance(e, LaneProgress) for e in events)
 
 
 def test_sighup_from_a_closed_terminal(tmp_path):
