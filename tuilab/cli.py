@@ -64,7 +64,8 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     runs.add_argument("--out", default="runs")
     export = _Parser(prog="tuilab export", description="Export a run's lane as a plain PyTorch script, or its metrics as CSV.")
     export.add_argument("run_dir")
-    export.add_argument("--lane", type=int, help="batch size (or lane index with --index) to export as a script")
+    export.add_argument("--lane", type=int, help="batch size of the lane to export as a script")
+    export.add_argument("--label", help="variant label, when several lanes share the batch size")
     export.add_argument("--csv", action="store_true", help="write metrics as CSV")
     export.add_argument("-o", "--output", help="output file (default: stdout)")
     return {"": tui, "run": run, "watch": watch, "runs": runs, "export": export,

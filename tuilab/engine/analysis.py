@@ -168,10 +168,15 @@ def recommend(
     critical batch size = the fitted B_crit, else b_simple. Confidence starts high and
     drops to medium for one reason (fewer than 3 lanes reached the target, or B_crit and
     b_simple differ by more than 3x) and to low for two, for at most one lane reaching
-    the target, or for any failed lane; the text says why.
+    the target, or for any failed lane (unless another lane of its batch size reached the
+    target); the text says why.
     """
     reached = [ln for ln in lanes if ln.get("to_target")]
-    failed = [ln for ln in lanes if ln.get("status") in FAILED]
+    # A failed lane lowers confidence unless another lane of its batch size (another lr
+    # of a grid, say) reached the target: then that batch size still has its answer.
+    covered = {ln["batch_size"] for ln in reached}
+    failed = [ln for ln in lanes if ln.get("status") in FAILED and ln["batch_size"] not in covered]
+    spared = [ln for ln in lanes if ln.get("status") in FAILED and ln["batch_size"] in covered]
     loss_words = f"loss {target:.3g}" if target is not None else "the target loss"
     on_device = f" on {device}" if device else ""
 
@@ -224,6 +229,10 @@ def recommend(
         ratio = max(fit.b_crit / b_simple, b_simple / fit.b_crit)
         if ratio > 3:
             medium.append(f"the two critical batch size estimates differ {ratio:.0f}x")
+    if spared:
+        names = ", ".join(f"B={ln['batch_size']}{' ' + ln['label'] if ln.get('label') else ''} "
+                          f"{ln['status'].replace('_', ' ')}" for ln in spared)
+        sentences.append(f"{names}; other lanes at the same batch size reached the target.")
     confidence = "low" if low or len(medium) >= 2 else "medium" if medium else "high"
     if confidence != "high":
         sentences.append(f"Confidence {confidence}: {'; '.join(low + medium)}.")

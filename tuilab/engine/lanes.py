@@ -28,6 +28,11 @@ def scaled_lr(lr: float, rule: str, batch_size: int, base: int) -> float:
     return lr
 
 
+def sampler_seed(seed: int, lane_index: int) -> int:
+    """Seed of lane k's minibatch-order generator (an exported script reuses it)."""
+    return seed * 1009 + lane_index
+
+
 def build_optimizer(exp: Experiment, params, lr: float) -> torch.optim.Optimizer:
     o = exp.optimizer
     if o.kind == "adam":
@@ -67,7 +72,7 @@ class Lane:
         self.grow_factor = variant.grow_factor if variant else 1
         self.optimizer = build_optimizer(exp, model.parameters(), self.lr0)
         # Minibatch order: a CPU generator per lane, so a plain loop can replay it exactly.
-        self.generator = torch.Generator().manual_seed(exp.seed * 1009 + index)
+        self.generator = torch.Generator().manual_seed(sampler_seed(exp.seed, index))
         self.perm = torch.empty(0, dtype=torch.long, device=self.device)
         self.pos = 0
         self.step = 0

@@ -62,6 +62,21 @@ class LaneRecord:
         return {"steps": hit["step"], "examples": hit["examples"], "seconds": hit["seconds"]}
 
 
+def best_per_batch_size(lanes: list[dict]) -> dict[int, float]:
+    """Fewest steps to target at each starting batch size, over its lanes (its variants).
+
+    With variants that differ only in lr this is Shallue et al.'s protocol: tune the
+    learning rate per batch size, then compare the best. Lanes that never reached the
+    target (or diverged) do not count.
+    """
+    best: dict[int, float] = {}
+    for ln in lanes:
+        tt = ln["to_target"]
+        if tt and tt["steps"] < best.get(ln["batch_size"], float("inf")):
+            best[ln["batch_size"]] = tt["steps"]
+    return best
+
+
 class RunRecord:
     """Folds events into per-lane histories, statuses and noise-slope measurements."""
 
@@ -114,9 +129,8 @@ class RunRecord:
                 "to_target": r.to_target(target) if r.status != "diverged" else None,
             })
         init = next((sl for sl in self.slopes if sl.at == "init"), None)
-        reached = [ln for ln in lanes if ln["to_target"] and not ln["label"]]
-        fit = fit_steps_examples([ln["batch_size"] for ln in reached],
-                                 [ln["to_target"]["steps"] for ln in reached])
+        best = best_per_batch_size(lanes)
+        fit = fit_steps_examples(list(best), list(best.values()))
         b_end = [ln["b_simple"] for ln in lanes if ln["b_simple"] is not None and ln["status"] == "finished"]
         rec = recommend(lanes, init.b_simple if init else None, fit, target=target, device=s.device if s else None)
         return {

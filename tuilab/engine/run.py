@@ -72,6 +72,14 @@ def resolve_batch_sizes(exp: Experiment, n_train: int, what: str) -> list[int]:
     return out
 
 
+def measurement_indices(exp: Experiment, n_train: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed random subsets shared by all lanes: R for G and the train loss, the probe for tr_sigma."""
+    g = torch.Generator().manual_seed(exp.seed + 7919)
+    ref = torch.randperm(n_train, generator=g)[: min(exp.measure.reference_examples, n_train)]
+    probe = torch.randperm(n_train, generator=g)[: min(exp.measure.probe_examples, n_train)]
+    return ref, probe
+
+
 def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     """Resolve device, load data, build one model per lane (identical initial weights)."""
     device = resolve_device(exp.device)
@@ -85,10 +93,7 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
             torch.manual_seed(exp.seed)  # every lane starts from the same weights
             model = build_model(exp.model, data).to(device)
             lanes.append(Lane(len(lanes), v.label if v else "", b, exp, v, data, model, loss_fn))
-    # Fixed random subsets shared by all lanes: R for G and the train loss, the probe for tr_sigma.
-    g = torch.Generator().manual_seed(exp.seed + 7919)
-    ref = torch.randperm(data.n_train, generator=g)[: min(exp.measure.reference_examples, data.n_train)]
-    probe = torch.randperm(data.n_train, generator=g)[: min(exp.measure.probe_examples, data.n_train)]
+    ref, probe = measurement_indices(exp, data.n_train)
     ref, probe = ref.to(device), probe.to(device)
     notices = []
     if device.type == "cpu" and exp.device == "auto":
