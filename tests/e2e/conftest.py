@@ -10,7 +10,7 @@ import pytest
 from sshd import Sshd, Tmux, ensure_system_deps
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped when test_ssh.py is done, not at the session's end
 def sshd(tmp_path_factory):
     why = ensure_system_deps()
     if why is not None:
