@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ def machine(with_torch: bool = True) -> str:
         parts.append(f"torch {torch.__version__}")
         if torch.cuda.is_available():
             parts.append(torch.cuda.get_device_name(0))
+    parts.append(f"load average {os.getloadavg()[0]:.1f}")
     parts.append(datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     return ", ".join(parts)
 
@@ -58,7 +60,7 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def tiny_preset(path: Path, lanes: int = 6, epochs: float = 3, n: int = 20000) -> Path:
+def tiny_preset(path: Path, lanes: int = 6, epochs: float = 1, n: int = 8000) -> Path:
     """A six-lane preset file for the process-level benchmarks (startup, traffic, memory, UI)."""
     sizes = [8, 16, 32, 64, 128, 256, 512, 1024][:lanes]
     path.write_text(f'''name = "bench-six"
@@ -70,13 +72,13 @@ batch_sizes = {sizes}
 [dataset]
 name = "teacher"
 n = {n}
-dim = 32
+dim = 16
 classes = 4
 noise = 0.05
 
 [model]
 kind = "mlp"
-hidden = [128, 128]
+hidden = [64, 64]
 
 [optimizer]
 kind = "sgd"
@@ -95,3 +97,70 @@ def git_rev() -> str:
                               text=True).stdout.strip()
     except OSError:
         return "?"
+
+
+class PtyProcess:
+    """A command under a pseudo-terminal of a given size; every byte it writes is timestamped."""
+
+    def __init__(self, argv: list[str], cols: int = 120, rows: int = 40, cwd: str | None = None,
+                 env: dict | None = None):
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows),
+                    **(env or {})}
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=full_env,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []  # (seconds since launch, bytes)
+
+    def read_for(self, seconds: float, until=None) -> bool:
+        """Drain output for up to `seconds`; stop early when until(self) is true (returns True)."""
+        import select
+
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            if until is not None and until(self):
+                return True
+            r, _, _ = select.select([self.master], [], [], 0.02)
+            if r:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:  # the child closed the terminal
+                    return until is not None and until(self)
+                if not data:
+                    break
+                self.chunks.append((time.perf_counter() - self.t0, data))
+            elif self.proc.poll() is not None:
+                break
+        return until is not None and until(self)
+
+    def output(self) -> bytes:
+        return b"".join(c for _, c in self.chunks)
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self, key: bytes = b"\x11", grace: float = 5.0) -> int | None:
+        """Ask it to quit with `key` (ctrl+q), then SIGTERM, then SIGKILL; drain while waiting."""
+        import signal
+
+        for action in (lambda: self.send(key), lambda: os.killpg(self.proc.pid, signal.SIGTERM),
+                       lambda: os.killpg(self.proc.pid, signal.SIGKILL)):
+            if self.proc.poll() is not None:
+                break
+            try:
+                action()
+            except OSError:
+                pass
+            deadline = time.perf_counter() + grace
+            while self.proc.poll() is None and time.perf_counter() < deadline:
+                self.read_for(0.1)
+        os.close(self.master)
+        return self.proc.wait()
