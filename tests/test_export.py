@@ -135,16 +135,22 @@ def test_exported_linreg_with_scaling_and_warmup_reproduces_the_lane(tmp_path):
     assert_same_curve(run_dir, 32)
 
 
-def test_exported_schedules_reproduce_decay_and_growth(tmp_path):
-    run_dir = run_preset(tmp_path, SCHEDULES)
+@pytest.fixture(scope="module")
+def schedules_run(tmp_path_factory) -> Path:
+    """One run with a decay variant and a grow variant, shared by the tests below."""
+    return run_preset(tmp_path_factory.mktemp("schedules"), SCHEDULES)
+
+
+def test_exported_schedules_reproduce_decay_and_growth(schedules_run):
+    run_dir = schedules_run
     assert_same_curve(run_dir, 8, "decay lr")
     assert_same_curve(run_dir, 8, "grow batch")
 
 
-def test_export_refuses_bad_input(tmp_path, capsys):
+def test_export_refuses_bad_input(tmp_path, schedules_run, capsys):
     with pytest.raises(UserError, match="not a run directory"):
         export_lane(tmp_path, 8)
-    run_dir = run_preset(tmp_path, SCHEDULES)
+    run_dir = schedules_run
     with pytest.raises(UserError, match=r"valid: 8 \(decay lr\), 8 \(grow batch\)"):
         export_lane(run_dir, 7)
     with pytest.raises(UserError, match="--label"):
@@ -154,10 +160,13 @@ def test_export_refuses_bad_input(tmp_path, capsys):
     assert "not a lane of this run" in capsys.readouterr().err
     assert main(["export", str(run_dir), "--lane", "8", "--csv"]) == 2
     assert main(["export", str(tmp_path), "--csv"]) == 2
+    # With --label the lane is found; by default the script and its data go into the run directory.
+    assert main(["export", str(run_dir), "--lane", "8", "--label", "grow batch"]) == 0
+    assert (run_dir / "train_b8_grow-batch.py").is_file() and (run_dir / "train_b8_grow-batch.pt").is_file()
 
 
-def test_metrics_csv_has_one_row_per_lane_and_report(tmp_path, capsys):
-    run_dir = run_preset(tmp_path, SCHEDULES)
+def test_metrics_csv_has_one_row_per_lane_and_report(tmp_path, schedules_run, capsys):
+    run_dir = schedules_run
     text = metrics_csv(run_dir)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
