@@ -60,8 +60,12 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def tiny_preset(path: Path, lanes: int = 6, epochs: float = 1, n: int = 8000) -> Path:
-    """A six-lane preset file for the process-level benchmarks (startup, traffic, memory, UI)."""
+def tiny_preset(path: Path, lanes: int = 6, epochs: float = 1, n: int = 8000, unit: str = "epochs",
+                measure: str = "") -> Path:
+    """A six-lane preset file for the process-level benchmarks (traffic, memory, UI overhead).
+
+    `epochs` is the budget's amount in `unit`; `measure` is extra TOML lines of [measure].
+    """
     sizes = [8, 16, 32, 64, 128, 256, 512, 1024][:lanes]
     path.write_text(f'''name = "bench-six"
 description = "six lanes for the benchmarks"
@@ -85,8 +89,11 @@ kind = "sgd"
 lr = 0.05
 
 [budget]
-unit = "epochs"
+unit = "{unit}"
 amount = {epochs}
+
+[measure]
+{measure}
 ''')
     return path
 
