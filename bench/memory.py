@@ -46,20 +46,21 @@ def peak_rss(argv: list[str], cwd: str) -> tuple[float, float, float]:
     return usage.ru_maxrss / 1024, polled / 1024, time.perf_counter() - t0
 
 
-def cuda_lanes() -> None:
+def lane_memory(device: str = "cuda", epochs: float = 0.5) -> None:
+    """The engine's own per-lane memory_bytes (None on a CPU) for the same six lanes."""
     from tuilab.engine.events import LaneProgress
     from tuilab.engine.run import prepare, run_plan
-    from tuilab.presets import load_preset
+    from tuilab.presets import experiment_from_dict, load_preset
 
     with tempfile.TemporaryDirectory() as d:
-        exp = load_preset(tiny_preset(Path(d) / "six.toml", epochs=1))
-    exp = exp.model_copy(update={"device": "cuda"})
+        data = load_preset(tiny_preset(Path(d) / "six.toml", epochs=epochs)).model_dump(exclude_none=True)
+    exp = experiment_from_dict({**data, "device": device})
     last = {}
     for ev in run_plan(prepare(exp)):
         if isinstance(ev, LaneProgress):
             last[ev.lane] = ev
     rows = [[i, ev.batch_size, f"{(ev.memory_bytes or 0) / 2**20:.2f}"] for i, ev in sorted(last.items())]
-    print("\nper-lane device memory (engine's memory_bytes):")
+    print(f"\nper-lane device memory on {device} (engine's memory_bytes):")
     print(table(["lane", "B", "MiB"], rows))
 
 
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
          f"{wall:.1f}"],
     ]))
     if args.device.startswith("cuda"):
-        cuda_lanes()
+        lane_memory(args.device)
     print(f"six-lane run peak RSS: {run_rss:.0f} MiB ({run_rss - torch_rss:+.0f} MiB over import torch)")
     return 0
 
