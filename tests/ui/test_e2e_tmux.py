@@ -41,9 +41,7 @@ def test_quickstart_in_tmux_shows_every_lane_then_finishes(tmp_path):
             assert len(SPARK.findall(row)) >= 2, f"B={b} row lacks loss and noise sparklines:\n{screen}"
             assert "finished" in row, screen
         assert "run dir runs/" in screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"])
-        time.sleep(0.5)
-        subprocess.run(["tmux", "send-keys", "-t", session, "q"])  # q again quits from Setup
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"])  # q quits from the Run screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     assert list((tmp_path / "runs").iterdir()), "the run wrote no run directory"

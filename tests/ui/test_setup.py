@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from test_setup_support import SHIPPED, SetupTestApp, quickstart
-from textual.widgets import Checkbox, Input, RadioButton, Select, Static
+from textual.widgets import Input, RadioButton, Select, Static
 
 from tuilab.presets import experiment_from_dict, load_preset
 from tuilab.ui.screens.setup import SetupScreen
@@ -73,10 +73,14 @@ async def test_filling_the_form_builds_the_experiment_and_runs_it():
         await type_into(pilot, "#f-dataset-n", "2000")
         await type_into(pilot, "#f-model-hidden", "32,16")
         await type_into(pilot, "#f-seed", "3")
-        # Toggle batch sizes: 64 on, 512 off (space on the focused toggle).
-        for item in ("64", "512"):
-            screen.query_one(f"#bs-{item}", Checkbox).focus()
-            await pilot.press("space")
+        # Toggle batch sizes: 64 on, 512 off. The toggles are one tab stop (on the first that is
+        # on: 8); arrows move within them, 4 a row (8 -> 64 is right 3, 64 -> 512 is down, left).
+        toggles = [b for b in screen.query(".batch-toggles Checkbox") if b.can_focus]
+        assert [b.id for b in toggles] == ["bs-8"]
+        toggles[0].focus()
+        await pilot.press("right", "right", "right", "space", "down", "left", "space")
+        await pilot.press("tab")  # one tab leaves the group for the free-entry box
+        assert screen.focused is screen.query_one("#batch-text", Input)
         # A select by keyboard: open it, move down one (sgd -> adam), choose.
         screen.query_one("#f-optimizer-kind", Select).focus()
         await pilot.press("enter", "down", "enter")

@@ -33,7 +33,13 @@ class TuilabApp(App):
 
     CSS_PATH = Path(__file__).with_name("tuilab.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "tuilab"
-    BINDINGS = [Binding("f1", "help", "Help", show=False)]
+    # ctrl+q quits from anywhere (priority: no widget can eat it); q quits where no text box
+    # has focus (an Input takes the key first); escape goes back / closes a dialog.
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("f1", "help", "Help", show=False),
+    ]
     # Below 100 columns the Run screen drops its per-lane progress and lr columns (see tuilab.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
@@ -50,6 +56,8 @@ class TuilabApp(App):
         self.run_screen = None
         self._run_id = 0
         self._stop_watch = threading.Event()
+        self.engine_idle = threading.Event()  # set while no worker thread runs (launch waits on it)
+        self.engine_idle.set()
         self._devices: list[tuple[str, bool, str]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -75,14 +83,18 @@ class TuilabApp(App):
         self.exit(return_code=128 + sig)
 
     def stop_all(self) -> None:
+        """Stop training and following; events still in flight are dropped (the screens go away)."""
+        self._run_id += 1
         self.stop_run()
         self._stop_watch.set()
 
+    async def action_quit(self) -> None:
+        self.stop_all()  # first: the engine stops while the screens are torn down
+        self.exit()
+
     def _setup_screen(self) -> Screen:
-        try:
-            from tuilab.ui.screens.setup import SetupScreen
-        except ImportError:  # the Setup form lives in its own module; run without it meanwhile
-            return _PendingSetup()
+        from tuilab.ui.screens.setup import SetupScreen
+
         return SetupScreen(self.experiment)
 
     # -- the contract with Setup ---------------------------------------------------------------
@@ -117,11 +129,19 @@ class TuilabApp(App):
 
     @work(thread=True, exclusive=True, group="engine")
     def _drive(self, experiment: Experiment, control: Control, run_id: int) -> None:
-        run_experiment(experiment, control, self._poster(run_id, control.stop), self.out_dir)
+        self.engine_idle.clear()
+        try:
+            run_experiment(experiment, control, self._poster(run_id, control.stop), self.out_dir)
+        finally:
+            self.engine_idle.set()
 
     @work(thread=True, exclusive=True, group="engine")
     def _follow(self, run_dir: str, run_id: int) -> None:
-        follow_run(run_dir, self._stop_watch, self._poster(run_id, self._stop_watch))
+        self.engine_idle.clear()
+        try:
+            follow_run(run_dir, self._stop_watch, self._poster(run_id, self._stop_watch))
+        finally:
+            self.engine_idle.set()
 
     # -- handlers (UI thread) ------------------------------------------------------------------
     def on_run_refused(self, msg: RunRefused) -> None:
@@ -130,8 +150,8 @@ class TuilabApp(App):
             self.notify(msg.error, severity="error", timeout=10)
 
     def on_engine_events(self, msg: EngineEvents) -> None:
-        if getattr(msg, "run_id", None) != self._run_id:
-            return
+        if getattr(msg, "run_id", None) != self._run_id or not self.is_running:
+            return  # a run that was left, replaced or quit: its last events go nowhere
         if self.state is None:
             self.state = RunState(self.watch_dir)
         self.state.apply(msg.events)
@@ -181,6 +201,7 @@ class TuilabApp(App):
             self.exit()
             return
         self.stop_run()
+        self._run_id += 1  # its last events (cancelled lanes, RunFinished) must not reopen a Run screen
         self.control = None
         self.run_screen = None
         self.pop_screen()
@@ -189,6 +210,12 @@ class TuilabApp(App):
         from tuilab.ui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
+
+    def _setup(self):
+        """The Setup screen when it is the one shown, else None."""
+        from tuilab.ui.screens.setup import SetupScreen
+
+        return self.screen if isinstance(self.screen, SetupScreen) else None
 
     def copy_run_dir(self) -> None:
         run_dir = self.state.run_dir if self.state else None
@@ -200,6 +227,11 @@ class TuilabApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Run", "Start a run of the current form", lambda: self.start_run(self.experiment))
         yield SystemCommand("Help", "Key bindings", self.action_help)
+        setup = self._setup()
+        if setup is not None:
+            yield SystemCommand("Load preset", "Fill the form from a shipped or user preset (ctrl+o)",
+                                setup.action_load)
+            yield SystemCommand("Save preset", "Save the form as a user preset (ctrl+s)", setup.action_save)
         if self.run_screen is not None:
             rs = self.run_screen
             yield SystemCommand("Pause / resume", "Pause or resume training", self.toggle_pause)
@@ -208,21 +240,6 @@ class TuilabApp(App):
             yield SystemCommand("Toggle log", "Log scale for the sparklines", rs.action_toggle_log)
             yield SystemCommand("Cycle x axis", "epochs / steps / seconds", rs.action_cycle_axis)
             yield SystemCommand("Copy run dir", "Copy the run directory (OSC 52)", self.copy_run_dir)
-
-
-class _PendingSetup(Screen):
-    """Stands in for the Setup form until tuilab/ui/screens/setup.py exists."""
-
-    BINDINGS = [Binding("ctrl+r", "run", "Run"), Binding("q", "app.quit", "Quit")]
-
-    def compose(self):
-        from textual.widgets import Footer, Static
-
-        yield Static(f"Setup: {self.app.experiment.name} (ctrl+r runs it)")
-        yield Footer()
-
-    def action_run(self) -> None:
-        self.app.start_run(self.app.experiment)
 
 
 def _load_run_experiment(run_dir: str) -> Experiment | None:

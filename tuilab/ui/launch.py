@@ -7,19 +7,37 @@ later, inside the worker, so the first frame is not kept waiting for it.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
+from typing import NoReturn
 
 from tuilab.engine.store import check_run_dir
 
+ENGINE_GRACE = 0.5  # seconds the engine gets, after quit, to write its last events (RunFinished)
 
-def _run(app) -> int:
-    """Run the app; SIGINT/SIGTERM/SIGHUP end it with 128 + the signal (Ctrl-C: 130)."""
+
+def _run(app) -> NoReturn:
+    """Run the app, then end the process at once with its status (Ctrl-C: 130; signals 128 + n).
+
+    Quitting must be prompt (< 1 s). Two things stood in the way, both after the
+    last frame: asyncio.run() joins the engine's worker thread without a limit,
+    and the interpreter's teardown with torch loaded took 1 to 5 s on a loaded
+    machine. So the app runs on a loop of its own (no join), the engine gets
+    ENGINE_GRACE to notice `stop` and close its run directory (metrics are
+    flushed at every report anyway), and the process leaves with os._exit.
+    """
+    loop = asyncio.new_event_loop()
     try:
-        app.run()
+        app.run(loop=loop)
+        code = app.return_code or 0
     except KeyboardInterrupt:
-        app.stop_all()
-        return 130
+        code = 130
     app.stop_all()  # belt and braces: the worker must see stop even if unmount never ran
-    return app.return_code or 0
+    app.engine_idle.wait(ENGINE_GRACE)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def open_lab(args: argparse.Namespace) -> int:

@@ -15,27 +15,32 @@ KEYS = [
     ("x", "cycle the x axis: epochs, steps, seconds"),
     ("l", "toggle log scale of the sparklines"),
     ("p", "plots: loss, noise against B, samples/s, summary table"),
-    ("escape, q", "back to Setup (stops the run); in `tuilab watch`, quit"),
+    ("escape", "back to Setup (stops the run); in `tuilab watch`, quit"),
     ("Plots screen", ""),
     ("x / l", "x axis / log scale of the loss chart"),
     ("r", "redraw now"),
-    ("escape, q", "back to the Run screen"),
+    ("escape", "back to the Run screen"),
+    ("Setup screen", ""),
+    ("tab", "next field; in the batch sizes, ← → ↑ ↓ move and space toggles"),
+    ("ctrl+r", "run the form"),
+    ("ctrl+o / ctrl+s", "load / save a preset"),
     ("Everywhere", ""),
     ("ctrl+p", "command palette: Run, Pause, Cancel, Plots, Copy run dir, ..."),
     ("? / f1", "this help"),
-    ("ctrl+q", "quit (a run in this process stops; a watched run goes on)"),
+    ("ctrl+q, q", "quit (q where no text box has focus); a run in this process stops, a watched run goes on"),
+    ("escape", "back, or close a dialog"),
 ]
 
 
 def help_text() -> str:
     lines = []
     for key, what in KEYS:
-        lines.append(f"\n[b]{key}[/b]" if not what else f"  {key:<11} {what}")
+        lines.append(f"\n[b]{key}[/b]" if not what else f"  {key:<15} {what}")
     return "\n".join(lines).lstrip()
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):

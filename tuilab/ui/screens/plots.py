@@ -56,7 +56,7 @@ class PlotsScreen(Screen):
         Binding("x", "cycle_axis", "X axis"),
         Binding("l", "toggle_log", "Log"),
         Binding("r", "redraw", "Redraw"),
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape", "app.pop_screen", "Back"),
     ]
 
     def __init__(self, state: RunState, x_axis: str = "epochs") -> None:

@@ -1,21 +1,31 @@
 """The Run screen: every lane side by side, drawn from the app's RunState.
 
-The app bumps `revision` after folding a batch of events into the state; the
-watchers below redraw from the state. Nothing here runs on the worker thread.
+The app bumps `revision` after folding a batch of events into the state (at
+most ~4 times a second, see worker.Batcher); the screen then redraws, at most
+every MIN_REDRAW seconds, and only the cells whose text changed. Training shares
+the GIL with this thread, so every millisecond spent here is taken from it.
+Nothing here runs on the worker thread.
 """
 
 from __future__ import annotations
 
+import time
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets import Footer, Static
 
 from tuilab.format import fmt_duration, fmt_float
 from tuilab.ui.state import AXES, RunState
-from tuilab.ui.widgets.lane_row import ColumnHeads, LaneRow
+from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
+
+MIN_REDRAW = 0.25  # seconds between redraws, however often events arrive
+UNIT_TEXT = {"epochs": "epoch {x:.1f}/{amount:g}", "steps": "step {x:.0f}/{amount:g}",
+             "seconds": "{x:.0f}/{amount:g} s"}
 
 
 def y_range(series: dict[int, list]) -> tuple[float, float]:
@@ -33,7 +43,7 @@ class RunScreen(Screen):
         Binding("l", "toggle_log", "Log"),
         Binding("p", "plots", "Plots"),
         Binding("question_mark", "app.help", "Help"),
-        Binding("escape,q", "leave", "Back"),
+        Binding("escape", "leave", "Back"),
     ]
 
     x_axis: reactive[str] = reactive("epochs")
@@ -47,18 +57,25 @@ class RunScreen(Screen):
         self.title_text = title
         self.watching = watching
         self.rows = {i: LaneRow(i) for i in state.record.lanes}
+        # Kept here, not queried: a redraw while the screen is torn down finds nothing missing.
+        self.header = Cell(title, id="run-title")
+        self.budget, self.overall, self.time_left = Cell(id="budget"), Cell(id="overall"), Cell(id="time-left")
+        self.columns = ColumnHeads(id="columns")
+        self.slope_line, self.notes, self.result = Static(id="slope-line"), Static(id="notes"), Static(id="result")
+        self.result.border_title = "Recommendation"
+        self._last_redraw = 0.0
+        self._redraw_due = False
+        self._drawn: tuple | None = None
+        self._was_finished: bool | None = None
+        self._texts: dict[str | None, str] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="run-header"):
-            yield Label(self.title_text, id="run-title")
-            yield ProgressBar(total=1.0, show_eta=False, id="overall")
-            yield Label("", id="time-left")
-        yield ColumnHeads(id="columns")
+            yield from (self.header, self.budget, self.overall, self.time_left)
+        yield self.columns
         with VerticalScroll(id="lanes"):
             yield from self.rows.values()
-        yield Static("", id="slope-line")
-        yield Static("", id="notes")
-        yield Static("", id="result")
+        yield from (self.slope_line, self.notes, self.result)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -66,10 +83,11 @@ class RunScreen(Screen):
         self.set_interval(1.0, self._tick)  # time left moves even between reports
 
     def _tick(self) -> None:
-        self.query_one("#time-left", Label).update(self._time_left_text())
+        if self._alive():
+            self.time_left.show(self._time_left_text())
 
     def watch_revision(self) -> None:
-        self.redraw()
+        self.schedule_redraw()
 
     def watch_x_axis(self) -> None:
         self.redraw()
@@ -79,6 +97,15 @@ class RunScreen(Screen):
 
     def watch_paused(self) -> None:
         self.redraw()
+
+    def schedule_redraw(self) -> None:
+        """Redraw now, or once MIN_REDRAW has passed since the last redraw (never more often)."""
+        wait = self._last_redraw + MIN_REDRAW - time.monotonic()
+        if wait <= 0 or self.state.finished:
+            self.redraw()
+        elif not self._redraw_due:
+            self._redraw_due = True
+            self.set_timer(wait, self.redraw)
 
     def action_cycle_axis(self) -> None:
         self.x_axis = AXES[(AXES.index(self.x_axis) + 1) % len(AXES)]
@@ -106,6 +133,10 @@ class RunScreen(Screen):
             return not self.watching and not self.state.finished
         return True
 
+    def _alive(self) -> bool:
+        """Mounted and not being torn down (quit, leave, a new run): only then draw."""
+        return self.is_mounted and self.is_attached and not (self._closing or self._closed)
+
     def _time_left_text(self) -> str:
         fin = self.state.finished
         if fin:
@@ -116,12 +147,21 @@ class RunScreen(Screen):
         return f"{fmt_duration(left)} left" if left is not None else "estimating…"
 
     def redraw(self) -> None:
-        if not self.is_mounted:
+        self._redraw_due = False
+        if not self._alive():
             return
         st = self.state
-        self.query_one("#overall", ProgressBar).update(progress=st.progress())
-        self.query_one("#time-left", Label).update(self._time_left_text())
-        self.query_one(ColumnHeads).set_axis(self.x_axis, self.log_scale)
+        key = (st.revision, self.x_axis, self.log_scale, self.paused)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        self._last_redraw = time.monotonic()
+        p = st.progress()
+        bar_width = 12 if self.app.size.width < 100 else 20
+        self.overall.show(f"{text_bar(p, bar_width)} {p:4.0%}")
+        self.budget.show(self._budget_text(p))
+        self.time_left.show(self._time_left_text())
+        self.columns.set_axis(self.x_axis, self.log_scale)
         losses = st.sparklines(self.x_axis, "train_loss", self.log_scale)
         noises = st.sparklines(self.x_axis, "noise", self.log_scale)
         loss_range, noise_range = y_range(losses), y_range(noises)
@@ -129,17 +169,36 @@ class RunScreen(Screen):
             row.show(st.record.lanes[i], st.lane_progress(i))
             row.loss.data, row.loss.y_range = losses.get(i, []), loss_range
             row.noise.data, row.noise.y_range = noises.get(i, []), noise_range
-        self.query_one("#slope-line", Static).update(self._slope_text())
-        self.query_one("#notes", Static).update(self._notes_text())
-        self.query_one("#result", Static).update(self._result_text())
-        self.set_class(st.finished is not None, "-finished")
-        self.refresh_bindings()
+        self._update(self.slope_line, self._slope_text())
+        self._update(self.notes, self._notes_text())
+        finished = st.finished is not None
+        if finished != self._was_finished:  # bindings (pause, cancel) change only when the run ends
+            self._was_finished = finished
+            self.result.update(self._result_text())
+            self.set_class(finished, "-finished")
+            self.refresh_bindings()
+
+    def _update(self, widget: Static, text: str) -> None:
+        """Update a multi-line Static only when its text changed (an update costs a layout pass)."""
+        if self._texts.get(widget.id) != text:
+            self._texts[widget.id] = text
+            widget.update(text)
+
+    def on_resize(self) -> None:
+        self._drawn = None  # the bar's width follows the terminal's
+        self.redraw()
+
+    def _budget_text(self, progress: float) -> str:
+        s = self.state.started
+        if s is None:
+            return ""
+        return UNIT_TEXT[s.budget_unit].format(x=progress * s.budget_amount, amount=s.budget_amount)
 
     def _slope_text(self) -> str:
         parts = []
         for sl in self.state.record.slopes:
             if sl.slope is not None:
-                parts.append(f"noise ∝ B^{sl.slope:.2f} ± {sl.stderr or 0:.2f} ({sl.at})")
+                parts.append(f"noise ∝ B^{sl.slope:.2f} ± {sl.stderr or 0:.2f} ({sl.at}; theory −0.5)")
         init = next((sl for sl in self.state.record.slopes if sl.at == "init"), None)
         if init and init.b_simple is not None:
             parts.append(f"b_simple ≈ {fmt_float(init.b_simple)}")
@@ -153,10 +212,12 @@ class RunScreen(Screen):
         lines += st.warnings
         return "\n".join(lines)
 
-    def _result_text(self) -> str:
+    def _result_text(self) -> Text:
         fin = self.state.finished
         if fin is None:
-            return ""
-        head = "Cancelled: what was measured is kept" if fin.interrupted else "Finished"
+            return Text("")
         text = fin.summary.get("recommendation", {}).get("text") or ""
-        return f"{head} · run dir {self.state.run_dir}\n{text}".rstrip()
+        head = "Cancelled: what was measured is kept" if fin.interrupted else "Finished"
+        return Text.assemble((text, "bold"), "\n" if text else "",
+                             (f"{head} in {fmt_duration(fin.wall_seconds)} · run dir {self.state.run_dir} · "
+                              "p: plots and summary table", "dim"))

@@ -48,6 +48,7 @@ class SetupScreen(Screen):
     def __init__(self, experiment: Experiment) -> None:
         super().__init__()
         self.base = experiment  # what the form was loaded from; carries the hidden fields
+        self._check_due = False
 
     def compose(self) -> ComposeResult:
         values = experiment_to_values(self.base)
@@ -129,6 +130,13 @@ class SetupScreen(Screen):
     @on(Checkbox.Changed)
     @on(RadioSet.Changed)
     def _changed(self) -> None:
+        # Mounting the form alone sends ~20 Changed events: check once after the burst, not per event.
+        if not self._check_due:
+            self._check_due = True
+            self.call_later(self._deferred_check)
+
+    def _deferred_check(self) -> None:
+        self._check_due = False
         self.check_form()
 
     # -- actions -------------------------------------------------------------------------

@@ -3,12 +3,16 @@
 The text box is the one source of truth (it can hold any value, 100 say, and
 whatever a person is halfway through typing); the toggles mirror it. Toggling
 rewrites the text, sorted, so that the lanes run from small to big.
+
+The 15 toggles are one stop of the tab order (a roving focus): tab enters the
+group on one toggle and leaves it for the text box; arrow keys move within it.
 """
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.widgets import Checkbox, Input
 
@@ -16,6 +20,7 @@ from tuilab.errors import UserError
 from tuilab.presets import parse_batch_sizes
 
 COMMON = tuple(str(2**i) for i in range(14)) + ("full",)  # 1 .. 8192, full
+COLUMNS = 4  # toggles per row: the grid-size of .batch-toggles in tuilab.tcss
 
 
 def _norm(token: str) -> str:
@@ -39,6 +44,33 @@ def toggle_batch_size(text: str, item: str, on: bool) -> str:
     return ", ".join(str(b) for b in sizes)
 
 
+class ToggleGrid(Grid):
+    """The toggles as one focus stop: only one of them is focusable; arrows move which."""
+
+    BINDINGS = [
+        Binding("left", "move(-1)", "Previous", show=False),
+        Binding("right", "move(1)", "Next", show=False),
+        Binding("up", f"move({-COLUMNS})", "Up", show=False),
+        Binding("down", f"move({COLUMNS})", "Down", show=False),
+    ]
+
+    def on_mount(self) -> None:
+        boxes = list(self.query(Checkbox))
+        first = next((b for b in boxes if b.value), boxes[0])
+        for box in boxes:
+            box.can_focus = box is first
+
+    def action_move(self, by: int) -> None:
+        boxes = list(self.query(Checkbox))
+        here = next((i for i, b in enumerate(boxes) if b.can_focus), 0)
+        to = here + by
+        if not 0 <= to < len(boxes):
+            return
+        boxes[to].can_focus = True
+        boxes[to].focus()
+        boxes[here].can_focus = False
+
+
 class BatchSizePicker(Vertical):
     """`value` is the free-entry text; the screen parses it (parse_batch_sizes)."""
 
@@ -48,7 +80,7 @@ class BatchSizePicker(Vertical):
 
     def compose(self) -> ComposeResult:
         chosen = {_norm(t) for t in self._initial.replace(",", " ").split()}
-        with Grid(classes="batch-toggles"):
+        with ToggleGrid(classes="batch-toggles"):
             for item in COMMON:
                 yield Checkbox(item, item in chosen, compact=True, id=f"bs-{item}")
         yield Input(self._initial, placeholder="e.g. 8,32,128 or full", compact=True,

@@ -11,28 +11,42 @@ from tuilab.format import fmt_count, fmt_float, lane_name
 from tuilab.ui.widgets.spark import Spark
 
 STATUS_TEXT = {"out_of_memory": "out of memory"}
+NOISE = "‖g_B−G‖/‖G‖"  # what the noise numbers are: a minibatch gradient's relative error
 
 
 def text_bar(fraction: float, width: int = 6) -> str:
     """━━━╸── style bar in plain characters (colours come from the tcss)."""
-    filled = fraction * width
+    filled = max(0.0, min(1.0, fraction)) * width
     full = int(filled)
     half = "╸" if filled - full >= 0.5 and full < width else ""
     return "━" * full + half + "─" * (width - full - len(half))
 
 
+class Cell(Label):
+    """A label of fixed size that repaints only when its text changes (no layout pass)."""
+
+    _shown: str | None = None
+
+    def show(self, text: str) -> None:
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
+
+
 class ColumnHeads(Horizontal):
-    """The titles above the lane rows; the loss title names the x axis."""
+    """The titles above the lane rows; the sparkline titles name the x axis."""
 
     def compose(self) -> ComposeResult:
         for cls, text in (("b", "B"), ("lr", "lr"), ("prog", "progress"), ("loss-spark", "loss"),
-                          ("noise-spark", "noise ‖g_B−G‖/‖G‖"), ("num", "loss"), ("num", "noise"),
+                          ("noise-spark", "noise"), ("num", "loss"), ("num noise", NOISE),
                           ("num", "samples/s"), ("status", "status")):
-            yield Label(text, classes=cls)
+            yield Cell(text, classes=cls)
 
     def set_axis(self, axis: str, log: bool) -> None:
         per = {"epochs": "epoch", "steps": "step", "seconds": "second"}[axis]
-        self.query_one(".loss-spark", Label).update(f"loss{' (log)' if log else ''} per {per}")
+        scale = " (log)" if log else ""
+        self.query_one(".loss-spark", Cell).show(f"loss{scale} per {per}")
+        self.query_one(".noise-spark", Cell).show(f"noise{scale} per {per}")
 
 
 class LaneRow(Horizontal):
@@ -41,10 +55,11 @@ class LaneRow(Horizontal):
     def __init__(self, lane: int) -> None:
         super().__init__(id=f"lane-{lane}", classes="lane")
         self.lane = lane
-        self.b, self.lr, self.prog = Label(classes="b"), Label(classes="lr"), Label(classes="prog")
+        self.b, self.lr, self.prog = Cell(classes="b"), Cell(classes="lr"), Cell(classes="prog")
         self.loss, self.noise = Spark(classes="loss-spark"), Spark(classes="noise-spark")
-        self.loss_value, self.noise_value, self.rate = (Label(classes="num") for _ in range(3))
-        self.status = Label(classes="status")
+        self.loss_value, self.noise_value, self.rate = Cell(classes="num"), Cell(classes="num noise"), Cell(classes="num")
+        self.status = Cell(classes="status")
+        self._shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield from (self.b, self.lr, self.prog, self.loss, self.noise, self.loss_value,
@@ -52,15 +67,19 @@ class LaneRow(Horizontal):
 
     def show(self, rec: LaneRecord, progress: float) -> None:
         """Numbers and status from the lane's record (sparklines are set by the screen)."""
+        key = (len(rec.history), rec.status, round(progress, 3))
+        if key == self._shown:
+            return  # nothing new for this lane: no repaint
+        self._shown = key
         last = rec.history[-1] if rec.history else None
-        self.b.update(lane_name(rec.info)[2:])
-        self.lr.update(fmt_float(last.lr if last else rec.info.lr))
-        self.prog.update(f"{text_bar(progress)} {progress:4.0%}")
-        self.loss_value.update(fmt_float(rec.final("train_loss")))
-        self.noise_value.update(fmt_float(rec.final("noise")))
+        self.b.show(lane_name(rec.info)[2:])
+        self.lr.show(fmt_float(last.lr if last else rec.info.lr))
+        self.prog.show(f"{text_bar(progress)} {progress:4.0%}")
+        self.loss_value.show(fmt_float(rec.final("train_loss")))
+        self.noise_value.show(fmt_float(rec.final("noise")))  # the formula's noise(B), see engine/noise.py
         rate = rec.samples_per_s() if rec.status != "running" else (last.samples_per_s if last and last.step else None)
-        self.rate.update(fmt_count(rate))
-        self.status.update(STATUS_TEXT.get(rec.status, rec.status))
+        self.rate.show(fmt_count(rate))
+        self.status.show(STATUS_TEXT.get(rec.status, rec.status))
         for s in ("running", "finished", "cancelled", "diverged", "out_of_memory", "error"):
             self.set_class(rec.status == s, f"-{s}")
         self.status.tooltip = rec.reason or None
