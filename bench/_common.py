@@ -14,6 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TUILAB = str(Path(PY).with_name("tuilab"))
+# Child processes of the process-level benchmarks train with one torch thread: on a
+# small machine shared with other work, two threads stall each other at every op.
+CHILD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def cpu_model() -> str:
@@ -98,6 +101,23 @@ amount = {epochs}
     return path
 
 
+def lanes_reported(run_parent: Path, lanes: int = 6, reports: int = 2) -> bool:
+    """True once every lane of the run under run_parent has at least `reports` progress events."""
+    import json
+
+    for metrics in run_parent.glob("*/metrics.jsonl"):
+        counts: dict = {}
+        for line in metrics.read_text().splitlines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("type") == "LaneProgress":
+                counts[ev["lane"]] = counts.get(ev["lane"], 0) + 1
+        return len(counts) >= lanes and min(counts.values()) >= reports
+    return False
+
+
 def git_rev() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -118,7 +138,7 @@ class PtyProcess:
 
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows),
+        full_env = {**CHILD_ENV, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows),
                     **(env or {})}
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=full_env,

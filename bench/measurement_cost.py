@@ -196,6 +196,29 @@ def parts(exp) -> None:
     print(table(["part", "examples", "ms"], rows))
 
 
+def _sum_sq_dev_in_place(model, loss_fn, x, y, chunk):
+    """noise._probe_sum_sq_dev with the deviation taken in place (what-if for --in-place).
+
+    Same Chan et al. merge; only `(g - mean) ** 2` (two (chunk, P) temporaries, each a
+    fresh allocation that page-faults) becomes g.sub_(mean) and a dot product.
+    """
+    count, mean, m2 = 0, None, None
+    for start in range(0, x.shape[0], chunk):
+        g = noise.per_example_grads(model, loss_fn, x[start:start + chunk], y[start:start + chunk])
+        n_b, mean_b = g.shape[0], g.mean(dim=0)
+        dev = g.sub_(mean_b).view(-1)
+        m2_b = torch.dot(dev, dev)
+        if mean is None:
+            count, mean, m2 = n_b, mean_b, m2_b
+            continue
+        delta = mean_b - mean
+        total = count + n_b
+        m2 = m2 + m2_b + (delta @ delta) * (count * n_b / total)
+        mean = mean + delta * (n_b / total)
+        count = total
+    return m2
+
+
 DEFAULT = {}
 PROPOSED = {"noise_every": 4}  # same estimator (same readability), a quarter of the probes
 
@@ -209,9 +232,14 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", action="store_true", help=f"also run the proposed cadence {PROPOSED}")
     ap.add_argument("--readability", action="store_true")
     ap.add_argument("--parts", action="store_true", help="time each part of one report")
+    ap.add_argument("--in-place", action="store_true",
+                    help="what-if: patch noise._probe_sum_sq_dev to take deviations in place (bench only)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.in_place:
+        noise._probe_sum_sq_dev = _sum_sq_dev_in_place
+        print("# WHAT-IF: noise._probe_sum_sq_dev patched to take deviations in place")
     print(f"# measurement cost: preset {args.preset}, {args.reps} runs, {torch.get_num_threads()} thread(s)")
     print(f"# {machine()}")
     configs = {"default": DEFAULT, **({"proposed": PROPOSED} if args.compare else {})}

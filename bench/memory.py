@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PY, TUILAB, machine, table, tiny_preset  # noqa: E402
+from _common import CHILD_ENV, PY, TUILAB, machine, table, tiny_preset  # noqa: E402
 
 
 def peak_rss(argv: list[str], cwd: str) -> tuple[float, float, float]:
     """(peak RSS MiB from rusage, peak MiB seen polling /proc, wall seconds)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV)
     polled = 0
     status = Path(f"/proc/{proc.pid}/status")
     while True:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PY, TUILAB, PtyProcess, machine, median, table  # noqa: E402
+from _common import CHILD_ENV, PY, TUILAB, PtyProcess, machine, median, table  # noqa: E402
 
 ALT_SCREEN = b"\x1b[?1049h"
 FRAME_BYTES = 1000
@@ -66,7 +66,7 @@ def process_time(argv: list[str], cwd: str) -> float:
     import subprocess
 
     t0 = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=CHILD_ENV)
     return time.perf_counter() - t0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import TUILAB, PtyProcess, machine, median, table, tiny_preset  # noqa: E402
+from _common import CHILD_ENV, TUILAB, PtyProcess, machine, median, table, tiny_preset  # noqa: E402
 
 
 def samples_per_s(run_parent: Path) -> tuple[float, float]:
@@ -41,7 +41,7 @@ def samples_per_s(run_parent: Path) -> tuple[float, float]:
 
 def headless(preset: Path, out: Path) -> tuple[float, float]:
     subprocess.run([TUILAB, "run", str(preset), "--out", str(out)], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True)
+                   stderr=subprocess.DEVNULL, check=True, env=CHILD_ENV)
     return samples_per_s(out)
 
 
