@@ -122,10 +122,20 @@ def test_recommend_names_fastest_and_fewest_examples():
 def test_recommend_falls_back_to_b_simple_and_flags_disagreement():
     lanes = [lane(b, seconds=10.0 / b + 1, examples=100 * b) for b in (8, 32, 128)]
     assert recommend(lanes, 80.0, None).critical_batch_size == 80.0
-    far = ScalingFit(s_min=100, e_min=100 * 1000, b_crit=1000.0, residual=0.02, n_points=3)
+    far = ScalingFit(s_min=100, e_min=100 * 250, b_crit=250.0, residual=0.02, n_points=3)
     rec = recommend(lanes, 80.0, far)
     assert rec.confidence == "medium"
-    assert "differ" in rec.text
+    assert "differ 3x" in rec.text
+
+
+def test_recommend_does_not_quote_an_extrapolated_critical_batch_size_as_measured():
+    lanes = [lane(b, seconds=10.0 / b + 1, examples=100 * b) for b in (8, 32, 128)]
+    above = ScalingFit(s_min=1, e_min=121_000, b_crit=121_000.0, residual=0.02, n_points=3)
+    rec = recommend(lanes, 80.0, above)
+    assert "above the tested range" in rec.text and "B=128" in rec.text
+    assert "Past B≈" not in rec.text and rec.confidence == "medium"
+    below = ScalingFit(s_min=100, e_min=100, b_crit=1.0, residual=0.02, n_points=3)
+    assert "below the tested range: even B=8" in recommend(lanes, None, below).text
 
 
 def test_recommend_low_confidence_when_one_lane_reached():

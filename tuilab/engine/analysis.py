@@ -203,7 +203,18 @@ def recommend(
         sentences.append(f"No lane reached {loss_words}: train longer or aim for a higher loss.")
 
     critical = fit.b_crit if fit is not None else b_simple
-    if fit is not None:
+    # A fit whose B_crit lies far outside the batch sizes that reached the target is an
+    # extrapolation of the curve, not a measurement: say so instead of quoting it bare.
+    tested = [ln["batch_size"] for ln in reached]
+    outside = None
+    if fit is not None and tested:
+        if fit.b_crit > 2 * max(tested):
+            outside = f"above the tested range: steps still fall almost as 1/B up to B={max(tested)}"
+        elif fit.b_crit < min(tested) / 2:
+            outside = f"below the tested range: even B={min(tested)} is past it"
+    if fit is not None and outside:
+        sentences.append(f"The critical batch size is {outside} (the fit extrapolates to ≈{fit.b_crit:.3g}).")
+    elif fit is not None:
         why = "critical batch size, measured from steps to target"
         if b_simple is not None:
             why += f"; gradient noise scale says {b_simple:.0f}"
@@ -225,7 +236,9 @@ def recommend(
     if failed:
         names = ", ".join(f"B={ln['batch_size']} {ln['status'].replace('_', ' ')}" for ln in failed)
         low.append(f"{len(failed)} lane{'s' if len(failed) > 1 else ''} failed ({names})")
-    if fit is not None and b_simple is not None and b_simple > 0:
+    if outside:
+        medium.append("the critical batch size lies outside the batch sizes tried")
+    elif fit is not None and b_simple is not None and b_simple > 0:
         ratio = max(fit.b_crit / b_simple, b_simple / fit.b_crit)
         if ratio > 3:
             medium.append(f"the two critical batch size estimates differ {ratio:.0f}x")
