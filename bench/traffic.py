@@ -38,24 +38,25 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--warmup", type=float, default=120.0, help="longest wait for every lane's reports")
-    ap.add_argument("--preset", help="preset file (default: six lanes, teacher 8k, mlp 64x64, 10 epochs)")
+    ap.add_argument("--preset", help="preset file (default: six lanes, teacher 8k, mlp 64x64, 40 epochs)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as cwd:
-        preset = args.preset or str(tiny_preset(Path(cwd) / "six.toml", epochs=10))
+        preset = args.preset or str(tiny_preset(Path(cwd) / "six.toml", epochs=40))
         p = PtyProcess([TUILAB, preset, "--run"], cols=120, rows=40, cwd=cwd)
         # The window opens once every lane has reported twice (or after --warmup at the latest).
         ready = p.read_for(args.warmup, until=lambda _: lanes_reported(Path(cwd) / "runs"))
         start = p.chunks[-1][0] if p.chunks else 0.0
         p.read_for(args.seconds + 0.5)
         alive = p.proc.poll() is None
+        finished = any((Path(cwd) / "runs").glob("*/summary.json"))
         p.close()
     bins = per_second(p.chunks, start, args.seconds)
     print(f"# terminal traffic: `tuilab PRESET --run`, six lanes, 120x40 pty, {args.seconds} s window "
           f"from {start:.1f} s" + ("" if ready else " (WARNING: not every lane had reported yet)"))
     print(f"# {machine(with_torch=False)}")
     print(f"# bytes per second: {bins}")
-    if not alive:
-        print("# WARNING: the app ended before the window closed: the figure is not a running one")
+    if not alive or finished:
+        print("# WARNING: the run ended before the window closed: idle seconds are in the figure")
     mean = statistics.mean(bins)
     rows = [["mean", f"{mean / 1000:.1f}"], ["median", f"{median(bins) / 1000:.1f}"],
             ["max", f"{max(bins) / 1000:.1f}"], ["start-up (before window)",
