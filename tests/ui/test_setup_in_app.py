@@ -46,3 +46,23 @@ async def until(pilot, condition, seconds: float = 20) -> bool:
             return True
         await pilot.pause(0.05)
     return condition()
+
+
+async def test_load_and_save_preset_are_in_the_command_palette(tmp_path, monkeypatch):
+    from tuilab.ui.screens.presets import LoadPresetScreen, SavePresetScreen
+
+    monkeypatch.setenv("TUILAB_CONFIG_DIR", str(tmp_path))
+    app = TuilabApp(quickstart(), out_dir=str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        commands = {c.title: c.callback for c in app.get_system_commands(app.screen)}
+        assert {"Load preset", "Save preset", "Run", "Help"} <= set(commands)
+        commands["Load preset"]()
+        await pilot.pause()
+        assert isinstance(app.screen, LoadPresetScreen)
+        await pilot.press("escape")
+        commands["Save preset"]()
+        await pilot.pause()
+        assert isinstance(app.screen, SavePresetScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, SetupScreen)

@@ -73,5 +73,5 @@ async def test_watch_a_damaged_file_shows_the_warning(tmp_path):
     app = TuilabApp(Experiment(), watch_dir=str(run_dir))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.state is not None and app.state.warnings, timeout=10)
-        await pilot.pause(0.1)
-        assert "damaged" in str(app.screen.query_one("#notes").content)
+        # The screen redraws at most every MIN_REDRAW: wait for the note, do not sleep.
+        await wait_for(pilot, lambda: "damaged" in str(app.screen.query_one("#notes").content), timeout=5)

@@ -195,10 +195,9 @@ class RunScreen(Screen):
         return UNIT_TEXT[s.budget_unit].format(x=progress * s.budget_amount, amount=s.budget_amount)
 
     def _slope_text(self) -> str:
-        parts = []
-        for sl in self.state.record.slopes:
-            if sl.slope is not None:
-                parts.append(f"noise ∝ B^{sl.slope:.2f} ± {sl.stderr or 0:.2f} ({sl.at}; theory −0.5)")
+        fits = [f"B^{sl.slope:.2f} ± {sl.stderr or 0:.2f} at {sl.at}" for sl in self.state.record.slopes
+                if sl.slope is not None]
+        parts = [f"noise ∝ {', '.join(fits)} (theory B^−0.5)"] if fits else []
         init = next((sl for sl in self.state.record.slopes if sl.at == "init"), None)
         if init and init.b_simple is not None:
             parts.append(f"b_simple ≈ {fmt_float(init.b_simple)}")
