@@ -30,7 +30,8 @@ def _exp(**over) -> Experiment:
     base = {"name": "fault", "device": "cpu", "seed": 0, "batch_sizes": [8, 32],
             "dataset": {"name": "linreg", "n": 500, "dim": 4},
             "optimizer": {"lr": 0.02}, "budget": {"unit": "epochs", "amount": 1.0},
-            "measure": {"every": 0.25, "probe_examples": 16, "reference_examples": 128, "slope_draws": 4}}
+            "measure": {"every": 0.25, "probe_examples": 16, "reference_examples": 128, "slope_draws": 4,
+                        "noise_every": 1}}
     return experiment_from_dict(base | over)
 
 

@@ -149,3 +149,9 @@ def test_pause_holds_every_lane_still():
     assert isinstance(holder["ev"], LaneProgress) and holder["ev"].step > seen[-1].step
     control.stop.set()
     assert isinstance(list(it)[-1], RunFinished)
+
+
+def test_noise_is_measured_every_nth_report_and_always_at_the_last():
+    events = list(run(tiny(batch_sizes=[8], measure={"noise_every": 3})))
+    has_noise = [p.noise is not None for p in progress(events, 0)]
+    assert has_noise == [True, False, False, True, True]  # reports 0 and 3, and the last (4)

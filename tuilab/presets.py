@@ -104,7 +104,7 @@ class MeasureConfig(_Strict):
     every: float | None = Field(None, gt=0.0, description="budget units between reports (default: budget / 40)")
     probe_examples: int = Field(256, ge=2, le=65536, description="M: examples whose per-example gradients give tr_sigma")
     reference_examples: int = Field(8192, ge=2, description="|R|: cap on the examples used for G and the train loss")
-    noise_every: int = Field(1, ge=1, description="measure gradient noise at every n-th report")
+    noise_every: int = Field(4, ge=1, description="measure gradient noise at every n-th report (and the last); per-example gradients are the dearest measurement")
     slope_draws: int = Field(32, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope")
     target_loss: float | None = Field(None, gt=0.0, description="train loss to reach (default: a level every lane reaches)")
 

@@ -106,7 +106,8 @@ def _probe_sum_sq_dev(
     for start in range(0, x.shape[0], chunk):
         g = per_example_grads(model, loss_fn, x[start : start + chunk], y[start : start + chunk])
         n_b, mean_b = g.shape[0], g.mean(dim=0)
-        m2_b = ((g - mean_b) ** 2).sum()
+        dev = g.sub_(mean_b).reshape(-1)  # in place: g is ours, and (chunk, P) is the big tensor
+        m2_b = dev @ dev
         if mean is None:
             count, mean, m2 = n_b, mean_b, m2_b
             continue

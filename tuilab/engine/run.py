@@ -158,7 +158,8 @@ class _Runner:
                                                f"at step {lane.step} (lr {lane.lr():.3g} too high?)")
         test_loss, test_acc = evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification)
         stats = None
-        if self.reports[lane.index] % self.exp.measure.noise_every == 0:
+        last = lane.units(self.unit) >= self.amount - 1e-9  # the final report always has noise
+        if last or self.reports[lane.index] % self.exp.measure.noise_every == 0:
             stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
         self.reports[lane.index] += 1
         ex0, s0 = self.last[lane.index]
