@@ -155,3 +155,16 @@ def test_noise_is_measured_every_nth_report_and_always_at_the_last():
     events = list(run(tiny(batch_sizes=[8], measure={"noise_every": 3})))
     has_noise = [p.noise is not None for p in progress(events, 0)]
     assert has_noise == [True, False, False, True, True]  # reports 0 and 3, and the last (4)
+
+
+def test_a_stop_during_the_initial_noise_slope_ends_it_early():
+    exp = tiny(batch_sizes=[1, 2, 4, 8], measure={"slope_draws": 4000})
+    control = Control()
+    plan = prepare(exp)
+    threading.Timer(0.3, control.stop.set).start()
+    t0 = time.perf_counter()
+    events = list(run_plan(plan, control))
+    assert time.perf_counter() - t0 < 3.0
+    slope = next(e for e in events if isinstance(e, NoiseSlope))
+    assert slope.slope is None and "stopped" in slope.note
+    assert events[-1].interrupted

@@ -283,13 +283,15 @@ def measure_noise_slope(
     generator: torch.Generator,
     stats: NoiseStats | None = None,
     at: str = "init",
+    should_stop: Callable[[], bool] | None = None,
 ) -> NoiseSlope:
     """Measure noise against B at the model's current parameters and fit its slope.
 
     G is the exact mean gradient over the whole training set; for each B, K = ``draws``
     minibatches give measured = sqrt(mean |g_B - G|^2) / |G|. The slope is fitted to
     these measurements, never to the formula; ``stats`` (if given) only supplies each
-    point's prediction and b_simple, shown beside the measurement.
+    point's prediction and b_simple, shown beside the measurement. ``should_stop`` is
+    checked between batch sizes: a stopped run gets an unmeasured slope, not a wait.
     """
     n = x_train.shape[0]
     bad = [b for b in batch_sizes if not 1 <= b <= n]
@@ -297,10 +299,11 @@ def measure_noise_slope(
         raise ValueError(f"batch sizes must be in 1..{n}, got {bad}")
     G = mean_gradient(model, loss_fn, x_train, y_train)
     sampled = [b for b in batch_sizes if b < n]
-    mse = [
-        empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean()
-        for b in sampled
-    ]
+    mse = []
+    for b in sampled:
+        if should_stop is not None and should_stop():
+            return NoiseSlope(at, None, None, (), None, "not measured: the run was stopped")
+        mse.append(empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean())
     # One host sync for |G|^2 and every batch size's mean squared error.
     g_norm2, *mse_values = torch.stack([G @ G, *mse]).tolist()
     b_simple = stats.b_simple() if stats is not None else None

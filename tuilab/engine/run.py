@@ -235,7 +235,7 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
     yield emit(plan.started)
     # A stop that came while the data loaded skips the initial measurements (seconds on a CPU).
     if not control.stop.is_set():
-        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17))
+        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17, control.stop.is_set))
     for lane in plan.lanes:
         if control.stop.is_set():
             break
@@ -272,7 +272,7 @@ def _final_slope(plan: Plan, record: RunRecord):
                   plan.exp.seed + 18)
 
 
-def _slope(plan: Plan, lane: Lane, at: str, seed: int) -> NoiseSlope:
+def _slope(plan: Plan, lane: Lane, at: str, seed: int, should_stop=None) -> NoiseSlope:
     """The measured noise law at `lane`'s parameters; out of device memory leaves it unmeasured."""
     sizes = sorted({ln.batch_size0 for ln in plan.lanes})
     try:
@@ -280,7 +280,7 @@ def _slope(plan: Plan, lane: Lane, at: str, seed: int) -> NoiseSlope:
                               plan.data.n_train)
         return measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
                                    plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
-                                   stats=stats, at=at)
+                                   stats=stats, at=at, should_stop=should_stop)
     except torch.OutOfMemoryError:
         if plan.device.type == "cuda":
             torch.cuda.empty_cache()
