@@ -16,7 +16,10 @@ from tuilab.ui.widgets import spark
 @pytest.fixture
 def clean_env(monkeypatch):
     for k in ("TUILAB_ASCII", "TEXTUAL_COLOR_SYSTEM"):
-        monkeypatch.delenv(k, raising=False)
+        # setenv first, so monkeypatch records the variable and removes it again after the
+        # test even when the code under test set it (a bare delenv of an absent key records nothing).
+        monkeypatch.setenv(k, "")
+        monkeypatch.delenv(k)
     monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.setattr(spark, "BARS", spark.BARS)  # restored after the test
     return monkeypatch

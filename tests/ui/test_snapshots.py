@@ -33,6 +33,8 @@ def test_plots_screen(snap_compare, tmp_path, monkeypatch):
     async def open_plots(pilot):
         await _finished(pilot)
         await pilot.press("p")
+        # Wait on the drawing itself, not a time: a loaded CI machine can take longer.
+        await wait_for(pilot, lambda: "loss" in getattr(pilot.app.screen, "drawn", {}), timeout=10)
         await pilot.pause(0.3)
 
     assert snap_compare(watched_app(tmp_path, monkeypatch), terminal_size=(120, 40), run_before=open_plots)
@@ -44,6 +46,7 @@ def test_plots_summary_table(snap_compare, tmp_path, monkeypatch):
         await pilot.press("p")
         await pilot.pause(0.1)
         pilot.app.screen.query_one("TabbedContent").active = "summary"
+        await wait_for(pilot, lambda: "summary" in pilot.app.screen.drawn, timeout=10)
         await pilot.pause(0.3)
 
     assert snap_compare(watched_app(tmp_path, monkeypatch), terminal_size=(120, 40), run_before=open_table)

@@ -8,7 +8,6 @@ run is still moving, and only if the state changed since it was drawn.
 from __future__ import annotations
 
 import math
-import os
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,14 +17,10 @@ from textual_plotext import PlotextPlot
 
 from tuilab.format import fmt_count, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
+from tuilab.ui.terminal import ascii_only
 
 TABLE_COLUMNS = ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
                  "to target: steps", "examples", "seconds")
-
-
-def ascii_only() -> bool:
-    """The Linux console has no braille: plain markers there, or when asked."""
-    return os.environ.get("TUILAB_ASCII") == "1" or os.environ.get("TERM") == "linux"
 
 
 def markers() -> tuple[str, str]:
