@@ -4,10 +4,13 @@ Runs the engine headless (run_plan, no UI, no store) on a preset and times every
 measurement call by wrapping the functions the run loop calls: evaluate (train
 loss on R and test loss), measure_noise at reports, and the noise slope at the
 start and the end. Training time is the lanes' own clocks. `--compare` runs the
-shipped default cadence and the proposed one side by side (alternating, median
-of --reps runs each).
+default cadence (noise at every 4th report and the last) against the old one
+(noise at every report, `noise_every = 1`) side by side (alternating, median of
+--reps runs each); `--with KEY=VALUE,...` adds a configuration of the
+`[measure]` table (for example `--with noise_every=8 --with every=1`).
 
-    python bench/measurement_cost.py [--preset quickstart|big] [--reps N] [--compare] [--readability]
+    python bench/measurement_cost.py [--preset quickstart|big] [--reps N] [--compare]
+        [--with KEY=VALUE,...] [--budget AMOUNT] [--parts] [--readability]
 
 `--readability` measures how readable the noise estimates stay: at fixed
 parameters, the relative spread (std / mean) of tr_sigma, |G|^2 and noise(B)
@@ -44,8 +47,8 @@ def big_preset(device: str) -> dict:
             "budget": {"unit": "epochs", "amount": 3}}
 
 
-def experiment(name: str, device: str, measure: dict):
-    """The preset with the default measurement cadence, then `measure` overrides."""
+def experiment(name: str, device: str, measure: dict, budget: float | None = None):
+    """The preset with the default measurement cadence, then `measure` overrides (and the budget's amount)."""
     if name == "big":
         data = big_preset(device)
     else:
@@ -53,6 +56,8 @@ def experiment(name: str, device: str, measure: dict):
         data["device"] = device
         data["measure"].pop("every", None)  # the default cadence: budget / 40
     data["measure"] = {**data.get("measure", {}), **measure}
+    if budget:
+        data["budget"] = {**data["budget"], "amount": budget}
     return experiment_from_dict(data)
 
 
@@ -168,22 +173,13 @@ def parts(exp) -> None:
     xp, yp, xr, yr = plan.x_probe, plan.y_probe, plan.x_ref, plan.y_ref
     cls = plan.data.task == "classification"
     pe = best_ms(lambda: noise.per_example_grads(m, f, xp, yp))
-    g = noise.per_example_grads(m, f, xp, yp)
-
-    def inplace():  # the same sum of squared deviations without two (M, P) temporaries
-        h = g.clone()
-        h.sub_(h.mean(dim=0))
-        return torch.dot(h.view(-1), h.view(-1))
-
-    clone = best_ms(lambda: g.clone())
     rows = [
         ["evaluate(R) (train loss)", len(xr), f"{best_ms(lambda: evaluate(m, f, xr, yr, cls)):.2f}"],
         ["evaluate(test)", plan.data.n_test,
          f"{best_ms(lambda: evaluate(m, f, plan.data.x_test, plan.data.y_test, cls)):.2f}"],
         ["per_example_grads(probe)", len(xp), f"{pe:.2f}"],
-        ["probe variance arithmetic", len(xp),
+        ["probe variance arithmetic (in place)", len(xp),
          f"{best_ms(lambda: noise._probe_sum_sq_dev(m, f, xp, yp, 256)) - pe:.2f}"],
-        ["  same, in place (what-if)", len(xp), f"{best_ms(inplace) - clone:.2f}"],
         ["mean_gradient(R)", len(xr), f"{best_ms(lambda: noise.mean_gradient(m, f, xr, yr)):.2f}"],
         ["measure_noise (all of it)", "",
          f"{best_ms(lambda: measure_noise(m, f, xr, yr, xp, yp, n)):.2f}"],
@@ -196,31 +192,17 @@ def parts(exp) -> None:
     print(table(["part", "examples", "ms"], rows))
 
 
-def _sum_sq_dev_in_place(model, loss_fn, x, y, chunk):
-    """noise._probe_sum_sq_dev with the deviation taken in place (what-if for --in-place).
-
-    Same Chan et al. merge; only `(g - mean) ** 2` (two (chunk, P) temporaries, each a
-    fresh allocation that page-faults) becomes g.sub_(mean) and a dot product.
-    """
-    count, mean, m2 = 0, None, None
-    for start in range(0, x.shape[0], chunk):
-        g = noise.per_example_grads(model, loss_fn, x[start:start + chunk], y[start:start + chunk])
-        n_b, mean_b = g.shape[0], g.mean(dim=0)
-        dev = g.sub_(mean_b).view(-1)
-        m2_b = torch.dot(dev, dev)
-        if mean is None:
-            count, mean, m2 = n_b, mean_b, m2_b
-            continue
-        delta = mean_b - mean
-        total = count + n_b
-        m2 = m2 + m2_b + (delta @ delta) * (count * n_b / total)
-        mean = mean + delta * (n_b / total)
-        count = total
-    return m2
+DEFAULT = {}  # the shipped cadence: every budget/40, noise at every 4th report and the last
+OLD = {"noise_every": 1}  # the cadence before 2f72b79: noise at every report
 
 
-DEFAULT = {}
-PROPOSED = {"noise_every": 4}  # same estimator (same readability), a quarter of the probes
+def parse_with(text: str) -> tuple[str, dict]:
+    """'noise_every=8,every=1' -> ('noise_every=8,every=1', {'noise_every': 8, 'every': 1.0})."""
+    out = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        out[key.strip()] = float(value) if key.strip() == "every" else int(value)
+    return text, out
 
 
 def main(argv=None) -> int:
@@ -229,21 +211,20 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
-    ap.add_argument("--compare", action="store_true", help=f"also run the proposed cadence {PROPOSED}")
+    ap.add_argument("--compare", action="store_true", help=f"also run the old cadence {OLD}")
+    ap.add_argument("--with", dest="extra", action="append", default=[], metavar="KEY=VALUE,...",
+                    help="also run with these [measure] settings (every, noise_every, probe_examples, ...)")
+    ap.add_argument("--budget", type=float, help="override the preset's budget amount (its own unit)")
     ap.add_argument("--readability", action="store_true")
     ap.add_argument("--parts", action="store_true", help="time each part of one report")
-    ap.add_argument("--in-place", action="store_true",
-                    help="what-if: patch noise._probe_sum_sq_dev to take deviations in place (bench only)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.in_place:
-        noise._probe_sum_sq_dev = _sum_sq_dev_in_place
-        print("# WHAT-IF: noise._probe_sum_sq_dev patched to take deviations in place")
     print(f"# measurement cost: preset {args.preset}, {args.reps} runs, {torch.get_num_threads()} thread(s)")
     print(f"# {machine()}")
-    configs = {"default": DEFAULT, **({"proposed": PROPOSED} if args.compare else {})}
-    exps = {k: experiment(args.preset, args.device, m) for k, m in configs.items()}
+    configs = {"default": DEFAULT, **({"noise_every=1 (old)": OLD} if args.compare else {}),
+               **dict(parse_with(t) for t in args.extra)}
+    exps = {k: experiment(args.preset, args.device, m, args.budget) for k, m in configs.items()}
     runs: dict = {k: [] for k in configs}
     for _ in range(args.reps):  # alternate the configurations: drift hits both alike
         for k, exp in exps.items():

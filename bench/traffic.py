@@ -7,7 +7,7 @@ mean (what a link must carry), median and max are reported. The app draws only
 when data changes, so idle seconds (0 bytes) are normal. Then ctrl+q ends the app. This is the terminal
 stream itself; bench/ssh_traffic.py measures the same over a real ssh link.
 
-    python bench/traffic.py [--seconds 20] [--warmup 8] [--preset FILE]
+    python bench/traffic.py [--seconds 20] [--every EPOCHS] [--preset FILE]
 """
 
 from __future__ import annotations
@@ -38,10 +38,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--warmup", type=float, default=120.0, help="longest wait for every lane's reports")
-    ap.add_argument("--preset", help="preset file (default: six lanes, teacher 8k, mlp 64x64, 40 epochs)")
+    ap.add_argument("--every", type=float, default=1.0,
+                    help="epochs between a lane's reports in the default preset (the report rate drives the traffic)")
+    ap.add_argument("--preset", help="preset file (default: six lanes, teacher 8k, mlp 64x64, 200 epochs: it "
+                                     "outlasts the window on a quiet machine; ctrl+q ends it)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as cwd:
-        preset = args.preset or str(tiny_preset(Path(cwd) / "six.toml", epochs=40))
+        preset = args.preset or str(tiny_preset(Path(cwd) / "six.toml", epochs=200,
+                                                     measure=f"every = {args.every}"))
         p = PtyProcess([TUILAB, preset, "--run"], cols=120, rows=40, cwd=cwd)
         # The window opens once every lane has reported twice (or after --warmup at the latest).
         ready = p.read_for(args.warmup, until=lambda _: lanes_reported(Path(cwd) / "runs"))
