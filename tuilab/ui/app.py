@@ -172,7 +172,7 @@ class TuilabApp(App):
         if exp is not None:
             o = exp.optimizer
             opt = f" · {o.kind} lr {o.lr:g}" + (f" {o.lr_scaling}" if o.lr_scaling != "none" else "")
-        return f"tuilab · {s.name} · {s.dataset} · {s.model}{opt} · {s.device}"
+        return f"{s.name} · {s.dataset} · {s.model}{opt} · {s.device}"
 
     # -- actions -------------------------------------------------------------------------------
     def stop_run(self) -> None:
