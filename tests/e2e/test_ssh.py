@@ -87,7 +87,7 @@ def fits(screen: str, width: int, height: int) -> bool:
     if len(lines) < height:
         return False
     header, footer = lines[0].rstrip(), lines[height - 1].rstrip()
-    return (header.startswith("tuilab") and width - 4 <= len(header) <= width
+    return (header.startswith("quickstart ·") and width - 4 <= len(header) <= width
             and "Help" in footer and all(len(x) <= width for x in lines))
 
 
