@@ -27,6 +27,25 @@ def markers() -> tuple[str, str]:
     return ("*", "+") if ascii_only() else ("braille", "dot")
 
 
+LANE_COLOURS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "red+", "white")
+
+
+def headroom(plt, ys: list[float], log: bool, legend_rows: int) -> None:
+    """Raise the y limit so the legend, which plotext draws over the top-left of the
+    plot, covers empty space instead of the curves' first (highest) points."""
+    ys = [y for y in ys if y is not None and math.isfinite(y) and (y > 0 or not log)]
+    if not ys:
+        return
+    share = min(0.6, (legend_rows + 1) / 24)  # of the plot's height, on a ~24-row chart
+    lo, hi = min(ys), max(ys)
+    if log:
+        top = hi * (hi / lo) ** (share / (1 - share)) if hi > lo else hi * 10
+        plt.ylim(math.log10(lo / 1.05), math.log10(top))  # on a log axis plotext takes log10 limits
+    else:
+        span = (hi - lo) or abs(hi) or 1.0
+        plt.ylim(lo - 0.02 * span, hi + span * share / (1 - share))
+
+
 def fitted_line(points, slope: float) -> list[float]:
     """noise = c * B^slope with c fitted by least squares in log space, at the points' B."""
     logs = [math.log(p.measured) - slope * math.log(p.batch_size) for p in points if p.measured > 0]
@@ -108,14 +127,19 @@ class PlotsScreen(Screen):
         plt = widget.plt
         plt.clear_data()
         train_marker, test_marker = markers()
+        all_ys, labels = [], 0
         for i, series in self.state.series.items():
             name = lane_name(self.state.record.lanes[i].info)
+            colour = LANE_COLOURS[i % len(LANE_COLOURS)]  # one colour a lane: train line, test dots
             for field, marker, label in (("train_loss", train_marker, name), ("test_loss", test_marker, f"{name} test")):
                 xs, ys = series.curve(self.x_axis, field)
                 if xs:
-                    plt.plot(xs, ys, marker=marker, label=label)
+                    plt.plot(xs, ys, marker=marker, label=label, color=colour)
+                    all_ys += ys
+                    labels += 1
         plt.xscale("linear")
         plt.yscale("log" if self.log_scale else "linear")
+        headroom(plt, all_ys, self.log_scale, labels)
         plt.title(f"train and test loss against {self.x_axis}  (x: axis · l: log)")
         plt.xlabel(self.x_axis)
         widget.refresh()
@@ -125,21 +149,29 @@ class PlotsScreen(Screen):
         plt = widget.plt
         plt.clear_data()
         marker, _ = markers()
-        titles = []
+        titles, all_ys, labels, measured = [], [], 0, []
         for sl in self.state.record.slopes:
             pts = [p for p in sl.points if p.measured > 0]
             if not pts:
                 continue
             bs = [p.batch_size for p in pts]
-            plt.scatter(bs, [p.measured for p in pts], marker="o", label=f"measured ({sl.at})")
             pred = [(p.batch_size, p.predicted) for p in pts if p.predicted and p.predicted > 0]
             if pred:
-                plt.plot([b for b, _ in pred], [v for _, v in pred], marker=marker, label="formula noise(B)")
+                plt.plot([b for b, _ in pred], [v for _, v in pred], marker=marker, label=f"formula ({sl.at})")
+                all_ys += [v for _, v in pred]
+                labels += 1
             if sl.slope is not None:
-                plt.plot(bs, fitted_line(pts, sl.slope), marker=marker, label=f"fit B^{sl.slope:.2f}")
+                plt.plot(bs, fitted_line(pts, sl.slope), marker=marker, label=f"fit B^{sl.slope:.2f} ({sl.at})")
                 titles.append(f"{sl.at}: B^{sl.slope:.2f} ± {sl.stderr or 0:.2f}")
+                labels += 1
+            measured.append((sl.at, bs, [p.measured for p in pts]))
+            all_ys += [p.measured for p in pts]
+        for at, bs, ys in measured:  # last, so the lines never hide the measured points
+            plt.scatter(bs, ys, marker="O" if ascii_only() else "●", label=f"measured ({at})")
+            labels += 1
         plt.xscale("log")
         plt.yscale("log")
+        headroom(plt, all_ys, True, labels)
         plt.title("noise ‖g_B−G‖/‖G‖ against B (log-log; theory slope −0.5)  " + " · ".join(titles))
         plt.xlabel("batch size B")
         widget.refresh()
