@@ -96,6 +96,8 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
 
         return detach(exp, args)
     console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or pipe: no width to fit, so don't squeeze the table to 80
+        console = Console(stderr=True, width=140)
     with _Signals(None) as sigs:
         try:
             # Importing torch takes a second or so: a Ctrl-C in it must not print a traceback.

@@ -149,6 +149,8 @@ def _count(n: float) -> str:
 
 
 def _seconds(t: float) -> str:
+    if t < 0.1:  # tiny CPU runs: "1.9 ms", not "0.00 s"
+        return f"{t * 1000:.2g} ms"
     return f"{t:.2f} s" if t < 1 else f"{t:.1f} s"
 
 
