@@ -75,3 +75,18 @@ async def test_watch_a_damaged_file_shows_the_warning(tmp_path):
         await wait_for(pilot, lambda: app.state is not None and app.state.warnings, timeout=10)
         # The screen redraws at most every MIN_REDRAW: wait for the note, do not sleep.
         await wait_for(pilot, lambda: "damaged" in str(app.screen.query_one("#notes").content), timeout=5)
+
+
+async def test_e_writes_the_metrics_csv_and_the_plots_show_the_noise_scale(tmp_path):
+    run_dir = write_run_dir(tmp_path / "run")
+    app = TuilabApp(Experiment(), watch_dir=str(run_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state is not None and app.state.finished, timeout=10)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: (run_dir / "metrics.csv").exists(), timeout=5, what="metrics.csv")
+        rows = (run_dir / "metrics.csv").read_text().splitlines()
+        reports = sum(1 for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if "LaneProgress" in ln)
+        assert rows[0].startswith("lane,") and len(rows) == 1 + reports
+        await pilot.press("p")
+        app.screen.query_one("TabbedContent").active = "bsimple"
+        await wait_for(pilot, lambda: "bsimple" in app.screen.drawn, timeout=5, what="noise scale tab")

@@ -223,6 +223,24 @@ class TuilabApp(App):
             self.copy_to_clipboard(str(run_dir))  # OSC 52: works over ssh, no GUI calls
             self.notify(f"copied {run_dir}")
 
+    def export_csv(self) -> None:
+        """Write the run's metrics as RUN_DIR/metrics.csv (atomic), as `tuilab export --csv` does."""
+        run_dir = self.state.run_dir if self.state else None
+        if not run_dir:
+            self.notify("no run directory yet", severity="warning")
+            return
+        from tuilab.errors import UserError
+        from tuilab.export import metrics_csv
+        from tuilab.presets import atomic_write_text
+
+        target = Path(run_dir) / "metrics.csv"
+        try:
+            atomic_write_text(target, metrics_csv(run_dir))
+        except (UserError, OSError) as e:
+            self.notify(f"CSV not written: {e}", severity="error")
+            return
+        self.notify(f"wrote {target}")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Run", "Start a run of the current form", lambda: self.start_run(self.experiment))
@@ -240,6 +258,7 @@ class TuilabApp(App):
             yield SystemCommand("Toggle log", "Log scale for the sparklines", rs.action_toggle_log)
             yield SystemCommand("Cycle x axis", "epochs / steps / seconds", rs.action_cycle_axis)
             yield SystemCommand("Copy run dir", "Copy the run directory (OSC 52)", self.copy_run_dir)
+            yield SystemCommand("Export CSV", "Write the metrics as RUN_DIR/metrics.csv", self.export_csv)
 
 
 def _load_run_experiment(run_dir: str) -> Experiment | None:

@@ -86,6 +86,8 @@ class PlotsScreen(Screen):
                 yield PlotextPlot(id="loss-plot")
             with TabPane("Noise vs B", id="noise"):
                 yield PlotextPlot(id="noise-plot")
+            with TabPane("Noise scale", id="bsimple"):
+                yield PlotextPlot(id="bsimple-plot")
             with TabPane("Samples/s", id="speed"):
                 yield PlotextPlot(id="speed-plot")
             with TabPane("Summary", id="summary"):
@@ -119,8 +121,8 @@ class PlotsScreen(Screen):
         if not tab or self.drawn.get(tab) == key:
             return
         self.drawn[tab] = key
-        {"loss": self.draw_loss, "noise": self.draw_noise, "speed": self.draw_speed,
-         "summary": self.draw_table}[tab]()
+        {"loss": self.draw_loss, "noise": self.draw_noise, "bsimple": self.draw_b_simple,
+         "speed": self.draw_speed, "summary": self.draw_table}[tab]()
 
     def draw_loss(self) -> None:
         widget = self.query_one("#loss-plot", PlotextPlot)
@@ -174,6 +176,30 @@ class PlotsScreen(Screen):
         headroom(plt, all_ys, True, labels)
         plt.title("noise ‖g_B−G‖/‖G‖ against B (log-log; theory slope −0.5)  " + " · ".join(titles))
         plt.xlabel("batch size B")
+        widget.refresh()
+
+    def draw_b_simple(self) -> None:
+        """b_simple = tr_sigma/|G|^2 of each lane over training (McCandlish et al.'s critical batch size estimate)."""
+        widget = self.query_one("#bsimple-plot", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        marker, _ = markers()
+        all_ys, labels = [], 0
+        for i, series in self.state.series.items():
+            xs, ys = series.curve(self.x_axis, "b_simple")
+            ys_pos = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
+            if ys_pos:
+                plt.plot([x for x, _ in ys_pos], [y for _, y in ys_pos], marker=marker,
+                         label=lane_name(self.state.record.lanes[i].info), color=LANE_COLOURS[i % len(LANE_COLOURS)])
+                all_ys += [y for _, y in ys_pos]
+                labels += 1
+        plt.xscale("linear")
+        plt.yscale("log")
+        headroom(plt, all_ys, True, labels)
+        b_crit = (self.state.finished.summary or {}).get("b_crit") if self.state.finished else None
+        fitted = f" · fitted from steps to target: B_crit ≈ {b_crit:.3g}" if b_crit else ""
+        plt.title(f"gradient noise scale b_simple = tr(Σ)/|G|² against {self.x_axis} (log){fitted}")
+        plt.xlabel(self.x_axis)
         widget.refresh()
 
     def draw_speed(self) -> None:

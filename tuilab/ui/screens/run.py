@@ -42,6 +42,7 @@ class RunScreen(Screen):
         Binding("x", "cycle_axis", "X axis"),
         Binding("l", "toggle_log", "Log"),
         Binding("p", "plots", "Plots"),
+        Binding("e", "export_csv", "CSV", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("escape", "leave", "Back"),
     ]
@@ -119,6 +120,9 @@ class RunScreen(Screen):
         from tuilab.ui.screens.plots import PlotsScreen
 
         self.app.push_screen(PlotsScreen(self.state, self.x_axis))
+
+    def action_export_csv(self) -> None:
+        self.app.export_csv()
 
     def action_pause(self) -> None:
         self.app.toggle_pause()
