@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     if frames:
         rows.append(["tuilab: first full frame", f"{median(frames):.3f}", f"{median(frames) / torch_s:.2f}"])
     else:
-        rows.append(["tuilab: first full frame", "TODO: no frame seen", ""])
+        rows.append(["tuilab: first full frame", "not measured: no frame seen", ""])
     print(f"# startup, median of {args.reps} launches each, interleaved; 120x40 pty")
     print(f"# {machine(with_torch=False)}")
     print(table(["command", "seconds", "/ import torch"], rows))
