@@ -33,7 +33,7 @@ from tuilab.engine.events import (
 )
 from tuilab.engine.lanes import Lane
 from tuilab.engine.models import build_model, count_parameters, describe_model, loss_function
-from tuilab.engine.noise import measure_noise, measure_noise_slope
+from tuilab.engine.noise import NoiseStats, measure_noise, measure_noise_slope
 from tuilab.engine.record import RunRecord
 from tuilab.errors import UserError
 from tuilab.presets import Experiment
@@ -139,6 +139,26 @@ class _Runner:
         self.reports = {ln.index: 0 for ln in plan.lanes}
         self.last = {ln.index: (0, 0.0) for ln in plan.lanes}  # examples, seconds at last report
         self.next_mark = {ln.index: self.every for ln in plan.lanes}
+        self._init_stats: NoiseStats | None = None
+        self._last_stats: dict[int, tuple[int, NoiseStats]] = {}  # lane -> (step, stats at that step)
+
+    def noise_stats(self, lane: Lane) -> NoiseStats:
+        """measure_noise at the lane's current parameters, never twice for the same parameters.
+
+        Every lane starts from the same weights, so step 0 is measured once for all of
+        them (and for the initial noise slope); the final slope reuses the last report's.
+        """
+        p = self.plan
+        if lane.step == 0:
+            if self._init_stats is None:
+                self._init_stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe,
+                                                 p.y_probe, p.data.n_train)
+            return self._init_stats
+        step, stats = self._last_stats.get(lane.index, (-1, None))
+        if step != lane.step or stats is None:
+            stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
+            self._last_stats[lane.index] = (lane.step, stats)
+        return stats
 
     def report(self, lane: Lane) -> LaneProgress | LaneFailed:
         """Measure a lane at its current parameters (not on its clock)."""
@@ -160,7 +180,7 @@ class _Runner:
         stats = None
         last = lane.units(self.unit) >= self.amount - 1e-9  # the final report always has noise
         if last or self.reports[lane.index] % self.exp.measure.noise_every == 0:
-            stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
+            stats = self.noise_stats(lane)
         self.reports[lane.index] += 1
         ex0, s0 = self.last[lane.index]
         self.last[lane.index] = (lane.examples, lane.seconds)
@@ -235,7 +255,7 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
     yield emit(plan.started)
     # A stop that came while the data loaded skips the initial measurements (seconds on a CPU).
     if not control.stop.is_set():
-        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17, control.stop.is_set))
+        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17, runner.noise_stats, control.stop.is_set))
     for lane in plan.lanes:
         if control.stop.is_set():
             break
@@ -256,28 +276,28 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
             lane.status = "cancelled"
             yield emit(LaneFinished(lane.index, "cancelled", lane.step, lane.examples, lane.seconds))
     if not interrupted:
-        end = _final_slope(plan, record)
+        end = _final_slope(plan, record, runner.noise_stats)
         if end is not None:
             yield emit(end)
     yield emit(RunFinished(interrupted, time.perf_counter() - t0, record.summary(plan.exp, interrupted)))
 
 
-def _final_slope(plan: Plan, record: RunRecord):
+def _final_slope(plan: Plan, record: RunRecord, noise_stats: Callable[[Lane], NoiseStats]):
     """The noise law again at the end, at the parameters of the best finished lane."""
     done = [ln for ln in plan.lanes if ln.status == "finished"]
     if not done:
         return None
     best = min(done, key=lambda ln: record.lanes[ln.index].final("train_loss") or math.inf)
     return _slope(plan, best, f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}",
-                  plan.exp.seed + 18)
+                  plan.exp.seed + 18, noise_stats)
 
 
-def _slope(plan: Plan, lane: Lane, at: str, seed: int, should_stop=None) -> NoiseSlope:
+def _slope(plan: Plan, lane: Lane, at: str, seed: int, noise_stats: Callable[[Lane], NoiseStats],
+           should_stop=None) -> NoiseSlope:
     """The measured noise law at `lane`'s parameters; out of device memory leaves it unmeasured."""
     sizes = sorted({ln.batch_size0 for ln in plan.lanes})
     try:
-        stats = measure_noise(lane.model, plan.loss_fn, plan.x_ref, plan.y_ref, plan.x_probe, plan.y_probe,
-                              plan.data.n_train)
+        stats = noise_stats(lane)
         return measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
                                    plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
                                    stats=stats, at=at, should_stop=should_stop)
