@@ -41,3 +41,21 @@ def lane_name(lane: Any) -> str:
     get = lane.get if isinstance(lane, dict) else lambda k: getattr(lane, k)
     label = get("label")
     return f"B={get('batch_size')}" + (f" {label}" if label else "")
+
+
+SUMMARY_COLUMNS = ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
+                   "steps", "target: steps", "examples", "seconds")
+
+
+def summary_rows(summary: dict) -> list[tuple[str, ...]]:
+    """One row of SUMMARY_COLUMNS per lane of a run summary: the headless table and the Plots table."""
+    rows = []
+    for ln in summary.get("lanes", []):
+        tt = ln.get("to_target") or {}
+        acc = ln.get("final_test_accuracy")
+        rows.append((lane_name(ln), fmt_float(ln["lr"]), ln["status"], fmt_float(ln["final_train_loss"]),
+                     fmt_float(ln["final_test_loss"]), "—" if acc is None else f"{acc:.1%}",
+                     fmt_float(ln["noise"]), fmt_float(ln["b_simple"]), fmt_count(ln["samples_per_s"]),
+                     fmt_count(ln["steps"]), fmt_count(tt.get("steps")), fmt_count(tt.get("examples")),
+                     fmt_float(tt.get("seconds"))))
+    return rows

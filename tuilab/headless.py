@@ -24,7 +24,7 @@ from tuilab.engine.events import (
     RunFinished,
     RunStarted,
 )
-from tuilab.format import fmt_count, fmt_float, lane_name
+from tuilab.format import SUMMARY_COLUMNS, fmt_count, fmt_float, lane_name, summary_rows
 from tuilab.presets import Experiment
 
 
@@ -168,15 +168,9 @@ def summary_table(summary: dict) -> Table:
     """The lanes side by side, as rich renders them at the end of a run."""
     t = Table(title=f"{summary.get('name')} · {'interrupted' if summary.get('interrupted') else 'done'}"
                     f" · run dir {summary.get('run_dir')}", title_justify="left")
-    for col in ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
-                "steps", "to target (s)"):
+    for col in SUMMARY_COLUMNS:
         t.add_column(col, justify="right")
-    for ln in summary.get("lanes", []):
-        tt = ln.get("to_target")
-        t.add_row(lane_name(ln), fmt_float(ln["lr"]), ln["status"], fmt_float(ln["final_train_loss"]),
-                  fmt_float(ln["final_test_loss"]),
-                  "" if ln["final_test_accuracy"] is None else f"{ln['final_test_accuracy']:.1%}",
-                  fmt_float(ln["noise"]), fmt_float(ln["b_simple"]), fmt_count(ln["samples_per_s"]),
-                  fmt_count(ln["steps"]), fmt_float(tt["seconds"]) if tt else "—")
+    for row in summary_rows(summary):
+        t.add_row(*row)
     return t
 

@@ -15,12 +15,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from tuilab.format import fmt_count, fmt_float, lane_name
+from tuilab.format import SUMMARY_COLUMNS, lane_name, summary_rows
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.terminal import ascii_only
-
-TABLE_COLUMNS = ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
-                 "to target: steps", "examples", "seconds")
 
 
 def markers() -> tuple[str, str]:
@@ -53,18 +50,6 @@ def fitted_line(points, slope: float) -> list[float]:
     return [c * p.batch_size ** slope for p in points]
 
 
-def summary_rows(summary: dict) -> list[tuple[str, ...]]:
-    rows = []
-    for ln in summary.get("lanes", []):
-        tt = ln.get("to_target") or {}
-        acc = ln.get("final_test_accuracy")
-        rows.append((lane_name(ln), fmt_float(ln["lr"]), ln["status"], fmt_float(ln["final_train_loss"]),
-                     fmt_float(ln["final_test_loss"]), "—" if acc is None else f"{acc:.1%}",
-                     fmt_float(ln["noise"]), fmt_float(ln["b_simple"]), fmt_count(ln["samples_per_s"]),
-                     fmt_count(tt.get("steps")), fmt_count(tt.get("examples")), fmt_float(tt.get("seconds"))))
-    return rows
-
-
 class PlotsScreen(Screen):
     BINDINGS = [
         Binding("x", "cycle_axis", "X axis"),
@@ -95,7 +80,7 @@ class PlotsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*TABLE_COLUMNS)
+        self.query_one(DataTable).add_columns(*SUMMARY_COLUMNS)
         self.redraw()
         self.set_interval(1.0, self.redraw)
 
