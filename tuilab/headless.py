@@ -112,7 +112,7 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
             _quiet_if_gone()
             return 128 + sigs.signum
         store = RunStore.open(args.into) if getattr(args, "into", None) else RunStore.create(args.out, exp)
-        plan.started = type(plan.started)(**{**plan.started.__dict__, "run_dir": str(store.path)})
+        plan.set_run_dir(store.path)
         summary = _drive(run_plan(plan, control), store, console)
     _safe(lambda: console.print(summary_table(summary)))
     if summary.get("recommendation", {}).get("text"):

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -56,6 +56,10 @@ class Plan:
     y_probe: torch.Tensor
     started: RunStarted
     notices: list[str] = field(default_factory=list)
+
+    def set_run_dir(self, run_dir) -> None:
+        """Name the run directory in RunStarted (it is made only after every input check passed)."""
+        self.started = replace(self.started, run_dir=str(run_dir))
 
 
 def resolve_batch_sizes(exp: Experiment, n_train: int, what: str) -> list[int]:

@@ -6,7 +6,6 @@ goes through a Batcher to `post` (the app's thread-safe post_message).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -69,7 +68,7 @@ def run_experiment(exp, control: Control, post, out_dir: str = "runs") -> None:
     except UserError as e:
         post(RunRefused(str(e)))
         return
-    plan.started = dataclasses.replace(plan.started, run_dir=str(store.path))
+    plan.set_run_dir(store.path)
     batcher = Batcher(post)
     try:
         for ev in run_plan(plan, control):
