@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tuilab.format import fmt_count
+
 TARGET_MARGIN = 0.05  # the default target sits 5% above the worst lane's best loss
 FAILED = ("diverged", "out_of_memory", "error")
 
@@ -139,15 +141,6 @@ class Recommendation:
     text: str
 
 
-def _count(n: float) -> str:
-    """12, 3.2k, 1.5M: short enough for one line of a terminal."""
-    if n < 1000:
-        return f"{n:.0f}"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.1f}M"
-
-
 def _seconds(t: float) -> str:
     if t < 0.1:  # tiny CPU runs: "1.9 ms", not "0.00 s"
         return f"{t * 1000:.2g} ms"
@@ -191,15 +184,15 @@ def recommend(
         if fastest is fewest:
             sentences.append(
                 f"B={fastest['batch_size']} reached {loss_words} fastest ({_seconds(ft['seconds'])}"
-                f"{on_device}) and with the fewest examples ({_count(ex['examples'])})."
+                f"{on_device}) and with the fewest examples ({fmt_count(ex['examples'])})."
             )
         else:
             sentences.append(
                 f"B={fastest['batch_size']} reached {loss_words} fastest ({_seconds(ft['seconds'])}{on_device})."
             )
             sentences.append(
-                f"B={fewest['batch_size']} needed the fewest examples ({_count(ex['examples'])} in "
-                f"{_count(ex['steps'])} steps) but took {_seconds(ex['seconds'])}."
+                f"B={fewest['batch_size']} needed the fewest examples ({fmt_count(ex['examples'])} in "
+                f"{fmt_count(ex['steps'])} steps) but took {_seconds(ex['seconds'])}."
             )
     else:
         sentences.append(f"No lane reached {loss_words}: train longer or aim for a higher loss.")
