@@ -19,6 +19,7 @@ class LaneInfo:
     label: str
     batch_size: int
     lr: float
+    micro_batch: int | None = None  # rows per forward/backward when the step accumulates; None: whole batch
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class RunStarted:
     lanes: tuple[LaneInfo, ...]
     run_dir: str | None = None
     notices: tuple[str, ...] = ()
+    noise_method: str = "per-example"  # per-example | two-batch: how tr_sigma and |G|^2 are measured
+    user_code: tuple[str, ...] = ()  # files or modules of the user's that this run imports
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class LaneProgress:
     b_simple: float | None = None
     tr_sigma: float | None = None
     g_norm2: float | None = None  # |G|^2 corrected for R's sampling noise
+    tr_sigma_stderr: float | None = None  # standard errors of the noise estimates (None: not estimated)
+    g_norm2_stderr: float | None = None
+    b_simple_stderr: float | None = None
     memory_bytes: int | None = None  # device memory of this lane (CUDA only)
 
 
