@@ -129,6 +129,7 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     if cls is RunStarted:
         d["lanes"] = tuple(LaneInfo(**x) for x in d["lanes"])
         d["notices"] = tuple(d.get("notices", ()))
+        d["user_code"] = tuple(d.get("user_code", ()))
     if cls is NoiseSlope:
         d["points"] = tuple(SlopePoint(**x) for x in d["points"])
     return cls(**d)
