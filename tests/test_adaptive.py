@@ -1,0 +1,55 @@
+"""The adaptive lane's batch size follows its stated rule on a synthetic noise-scale sequence."""
+
+from __future__ import annotations
+
+import math
+
+from tuilab.engine.adaptive import MEMORY_SHARE, memory_cap, next_batch_size
+from tuilab.engine.lanes import scaled_lr
+
+
+def follow(start, b_simples, n_train, cap=None):
+    sizes, b = [], start
+    for s in b_simples:
+        b = next_batch_size(b, s, n_train, cap)
+        sizes.append(b)
+    return sizes
+
+
+def test_rounds_down_to_a_power_of_two_never_shrinks_and_stops_at_n():
+    seq = [None, 3.2, 9.9, 16.0, 7.0, 40.0, float("nan"), 150.0, 90.0, 3000.0, 1e9]
+    assert follow(8, seq, n_train=1000) == [8, 8, 8, 16, 16, 32, 32, 128, 128, 1000, 1000]
+
+
+def test_follows_the_rule_written_in_its_docstring_on_a_long_random_sequence():
+    # The rule restated independently: max(B, min(2^floor(log2 s), N, cap)), s unmeasured keeps B.
+    import random
+    rnd = random.Random(0)
+    b, n, cap = 4, 5000, 700
+    for _ in range(500):
+        s = rnd.choice([None, rnd.lognormvariate(4, 2)])
+        new = next_batch_size(b, s, n, cap)
+        if s is None or s < 1:
+            assert new == b
+        else:
+            p = 1
+            while p * 2 <= s:
+                p *= 2
+            assert new == max(b, min(p, n, cap))
+        b = new
+    assert b == cap  # a binding cap is taken as it is, not rounded
+
+
+def test_lr_follows_the_scaling_rule_at_each_batch_size_used():
+    sizes = follow(8, [20.0, 70.0, 300.0], n_train=4000)
+    assert sizes == [16, 64, 256]
+    assert [scaled_lr(0.1, "linear", b, 32) for b in sizes] == [0.05, 0.2, 0.8]
+    assert math.isclose(scaled_lr(0.1, "sqrt", 128, 32), 0.2)
+
+
+def test_memory_cap_is_where_activations_fill_the_device():
+    # 1 GB persistent, 3 GB at B=256 (2 GB of activations), a 10 GB device: 7 GB of room -> B=896.
+    cap = memory_cap(10**9, 3 * 10**9, 256, 10 * 10**9)
+    assert cap == math.floor(256 * (MEMORY_SHARE * 10 - 1) / 2)
+    assert memory_cap(10**9, 10**9, 256, 10**10) is None  # nothing measured beyond the weights
+    assert next_batch_size(128, 5000.0, 10**6, cap) == cap
