@@ -1,0 +1,152 @@
+"""Branch a lane: measure the critical batch size where the lane stands now.
+
+Merrill et al. 2025 ("Critical batch size revisited") measure the critical batch size
+directly: copy a run at some point, continue copies at bigger batch sizes, and see
+which keep the original's loss per example seen. Here:
+
+- `fork` copies a lane exactly (weights, optimizer state, sampler generator,
+  permutation and position, schedule counters) into a lane at k times its batch
+  size, with the lr the preset's scaling rule gives k*B.
+- `measure_branch` runs a factor-1 copy (the parent's own continuation) and one
+  copy per factor for the same number of examples E, from the same sampler state,
+  and reads the train loss on the reference set at equal example counts.
+- A branch *keeps pace* when its loss after E examples is within `tolerance` of the
+  parent's progress: L_k <= L_1 + tolerance * (L_0 - L_1), where L_0 is the loss at
+  the branch point. Factors are taken in increasing order; the first that falls
+  behind bounds the critical batch size from above, the last that kept pace from
+  below (`critical_batch_size`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import torch
+
+from tuilab.engine.evaluate import evaluate
+from tuilab.engine.lanes import Lane, scaled_lr
+
+TOLERANCE = 0.1  # share of the parent's progress over the window a branch may lose and still keep pace
+POINTS = 4  # loss readings per arm, at equal example counts
+
+
+@dataclass(frozen=True)
+class BranchArm:
+    """One continuation: factor 1 is the parent's own."""
+
+    factor: int
+    batch_size: int
+    lr: float
+    examples: tuple[int, ...]  # examples seen since the branch point, at each reading
+    losses: tuple[float, ...]  # train loss on the reference set at those points
+    keeps_pace: bool | None  # None for the parent itself
+
+
+@dataclass(frozen=True)
+class BranchResult:
+    """A branch point of one lane and what its branches measured."""
+
+    lane: int
+    at: float  # where it was taken, in the budget's unit
+    batch_size: int  # the parent's batch size there
+    loss0: float  # train loss at the branch point
+    tolerance: float
+    arms: tuple[BranchArm, ...]
+    critical_batch_size: int | None  # the largest batch size that kept pace
+    first_behind: int | None  # the smallest batch size that fell behind (None: none did)
+    b_simple: float | None  # the noise scale measured at the branch point
+    note: str = ""
+
+
+def fork(parent: Lane, factor: int, index: int, lr_scaling: str) -> Lane:
+    """An exact copy of `parent` at `factor` times its batch size (lr by `lr_scaling`).
+
+    deepcopy rather than a state_dict round trip: `Optimizer.load_state_dict` keeps
+    the given state's tensors, so a child loaded from the parent's state_dict would
+    share its momentum buffers. One deepcopy (the data, preset and loss function
+    shared, not copied) maps the optimizer onto the copied parameters and copies
+    the sampler's generator, permutation and position with them.
+    """
+    memo = {id(parent.data): parent.data, id(parent.exp): parent.exp, id(parent.loss_fn): parent.loss_fn}
+    child = copy.deepcopy(parent, memo)
+    child.index = index
+    child.label = f"{parent.label + ' ' if parent.label else ''}x{factor} branch"
+    child.batch_size0 = parent.batch_size0 * factor
+    child.lr0 = scaled_lr(parent.lr0, lr_scaling, child.batch_size0, parent.batch_size0)
+    child._lr = None  # the optimizer's lr is set from the new lr0 at the first step
+    child._recheck = 0.0
+    child.losses.clear()  # the running loss starts afresh
+    child.loss_sum.zero_()
+    child.loss_count = 0
+    return child
+
+
+def bound_critical(batch_size: int, factors: Sequence[int], loss0: float, parent_loss: float,
+                   losses: Sequence[float], tolerance: float = TOLERANCE) -> tuple[list[bool], int | None,
+                                                                                   int | None, str]:
+    """Which factors kept pace, the critical batch size between them, and a note.
+
+    Returns (keeps_pace per factor, largest batch size that kept pace, first that fell
+    behind, note). Without progress by the parent (L_1 >= L_0) there is nothing to keep
+    pace with: all None.
+    """
+    progress = loss0 - parent_loss
+    if not (math.isfinite(progress) and progress > 0):
+        return [False] * len(factors), None, None, "the parent made no progress over the window: no bound"
+    keeps = [math.isfinite(lk) and lk <= parent_loss + tolerance * progress for lk in losses]
+    critical, behind = batch_size, None
+    for k, ok in sorted(zip(factors, keeps, strict=True)):
+        if not ok:
+            behind = k * batch_size
+            break
+        critical = k * batch_size
+    note = "" if behind else f"every branch kept pace: critical batch size at least {critical}"
+    return keeps, critical, behind, note
+
+
+def measure_branch(parent: Lane, factors: Sequence[int], examples: int, lr_scaling: str,
+                   x_ref: torch.Tensor, y_ref: torch.Tensor, at: float, b_simple: float | None = None,
+                   tolerance: float = TOLERANCE, should_stop: Callable[[], bool] | None = None) -> BranchResult:
+    """Fork `parent` at each factor and at 1, train each for `examples`, and compare their losses.
+
+    E is rounded up to a whole number of the biggest branch's steps, so every arm ends
+    on exactly the same example count. Factors whose batch would exceed N are left out
+    (noted). The parent itself is not advanced.
+    """
+    b = parent.batch_size()
+    usable = sorted({k for k in factors if k > 1 and k * b <= parent.n})
+    dropped = sorted({k for k in factors if k * b > parent.n})
+    unit = math.lcm(*usable) * b if usable else b  # a whole number of steps of every arm
+    total = max(1, math.ceil(examples / unit)) * unit
+    marks = sorted({unit * math.ceil(total / unit * j / POINTS) for j in range(1, POINTS + 1)})
+    loss0 = evaluate(parent.model, parent.loss_fn, x_ref, y_ref, classification=False)[0]
+    arms = []
+    for k in [1, *usable]:
+        if should_stop is not None and should_stop():
+            break
+        arms.append(_run_arm(fork(parent, k, -1, lr_scaling), k, parent.examples, marks, x_ref, y_ref))
+    notes = [f"factor {k} left out: {k * b} > N = {parent.n}" for k in dropped]
+    if len(arms) < len(usable) + 1:
+        notes.append("stopped before every branch ran")
+        usable = usable[:max(0, len(arms) - 1)]
+    keeps, critical, behind, note = bound_critical(
+        b, usable, loss0, arms[0].losses[-1] if arms else math.nan, [a.losses[-1] for a in arms[1:]], tolerance)
+    arms = arms[:1] + [replace(a, keeps_pace=ok) for a, ok in zip(arms[1:], keeps, strict=True)]
+    return BranchResult(parent.index, at, b, loss0, tolerance, tuple(arms), critical, behind, b_simple,
+                        "; ".join(filter(None, [note, *notes])))
+
+
+def _run_arm(lane: Lane, factor: int, start: int, marks: list[int], x_ref: torch.Tensor,
+             y_ref: torch.Tensor) -> BranchArm:
+    """Train a forked lane through `marks` examples past `start`, reading the reference loss at each."""
+    seen, losses = [], []
+    for mark in marks:
+        while lane.examples - start < mark:
+            lane.train_step()  # a diverged arm trains on to the end: its loss reads non-finite
+        seen.append(lane.examples - start)
+        losses.append(evaluate(lane.model, lane.loss_fn, x_ref, y_ref, classification=False)[0])
+    lane.release()
+    return BranchArm(factor, lane.batch_size(), lane.lr(), tuple(seen), tuple(losses), None)
