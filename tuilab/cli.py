@@ -43,6 +43,8 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=_budget, help="budget in steps")
     p.add_argument("--seconds", type=_budget, help="budget in seconds of each lane's training time")
     p.add_argument("--seed", type=int, help="seed of data, initial weights and minibatch order")
+    p.add_argument("--backend", choices=("inprocess", "ray"), help="where lanes train: this process, or Ray actors")
+    p.add_argument("--address", help="with --backend ray: an existing Ray cluster (default: a local Ray for the run)")
 
 
 def build_parser() -> dict[str, argparse.ArgumentParser]:
@@ -90,6 +92,10 @@ def load_experiment(args: argparse.Namespace):
         data["budget"] = {"unit": budgets[0][0], "amount": budgets[0][1]}
     if args.seed is not None:
         data["seed"] = args.seed
+    if args.backend:
+        data["resources"]["backend"] = args.backend
+    if args.address:
+        data["resources"]["address"] = args.address
     return experiment_from_dict(data, "command line")
 
 

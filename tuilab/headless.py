@@ -2,17 +2,19 @@
 
 Ctrl-C, SIGTERM and SIGHUP (a dropped SSH connection) ask the engine to stop;
 it ends within a second, the run directory gets its summary marked interrupted,
-and the process exits 128 + the signal number.
+and the process exits 128 + the signal number. A run directory that cannot be
+written (disk full, removed) stops the run the same way: one line on stderr,
+the summary (with the error) still printed, exit EXIT_RUN_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,8 +26,11 @@ from tuilab.engine.events import (
     RunFinished,
     RunStarted,
 )
+from tuilab.engine.store import RunDirError
+from tuilab.errors import EXIT_RUN_DIR, EXIT_RUN_FAILED
 from tuilab.format import SUMMARY_COLUMNS, fmt_count, fmt_float, lane_name, summary_rows
 from tuilab.presets import Experiment
+from tuilab.streams import quiet_if_gone
 
 
 class _Interrupted(Exception):
@@ -77,59 +82,53 @@ def _safe(fn):
         pass
 
 
-def _quiet_if_gone() -> None:
-    """Point stdout/stderr at /dev/null if their terminal hung up, so exit does not fail flushing them."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            try:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-            except (OSError, ValueError):
-                pass
-
-
 def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
     """Run an experiment to completion or interruption; returns the exit code."""
-    if getattr(args, "detach", False):
-        from tuilab.detach import detach
-
-        return detach(exp, args)
     console = Console(stderr=True)
     if not console.is_terminal:  # a log file or pipe: no width to fit, so don't squeeze the table to 80
         console = Console(stderr=True, width=140)
     with _Signals(None) as sigs:
         try:
             # Importing torch takes a second or so: a Ctrl-C in it must not print a traceback.
-            from tuilab.engine.run import Control, prepare, run_plan
-            from tuilab.engine.store import RunStore
+            from tuilab.engine.backends import lane_events
+            from tuilab.engine.faults import fail_safe
+            from tuilab.engine.run import Control, prepare
+            from tuilab.engine.store import RunStore, dumps, summary_json
 
             sigs.control = control = Control()
             plan = prepare(exp)  # every input check happens here, before a directory is made
             sigs.arm()
         except _Interrupted:
             _safe(lambda: console.print("interrupted before the run started; no run directory was made"))
-            _quiet_if_gone()
+            quiet_if_gone()
             return 128 + sigs.signum
         store = RunStore.open(args.into) if getattr(args, "into", None) else RunStore.create(args.out, exp)
         plan.set_run_dir(store.path)
-        summary = _drive(run_plan(plan, control), store, console)
+        end = _drive(fail_safe(lane_events(plan, control), exp), store, control, console)
+    error = str(store.error) if store.error else None
+    summary = summary_json(end, error) if end is not None else {"status": "failed", "error": error}
     _safe(lambda: console.print(summary_table(summary)))
     if summary.get("recommendation", {}).get("text"):
         _safe(lambda: console.print(summary["recommendation"]["text"]))
+    if summary["error"]:
+        _safe(lambda: console.print(f"[red]tuilab: {escape(summary['error'])}[/]", highlight=False))
     if args.json:
-        from tuilab.engine.store import dumps
-
         _safe(lambda: print(dumps(summary), flush=True))
-    _quiet_if_gone()
+    quiet_if_gone()
     if sigs.signum is not None:
         return 128 + sigs.signum
-    return 0
+    if store.error:
+        return EXIT_RUN_DIR
+    return EXIT_RUN_FAILED if summary["error"] else 0
 
 
-def _drive(events, store, console: Console) -> dict:
-    """Write every event to the run directory and show progress; returns the summary."""
-    summary: dict = {}
+def _drive(events, store, control, console: Console) -> RunFinished | None:
+    """Write every event to the run directory and show progress; returns the RunFinished.
+
+    When the directory cannot be written the run is stopped and its last events
+    (cancelled lanes, RunFinished with the summary) are still shown, not written.
+    """
+    end = None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                         TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console,
                         transient=False, disable=not console.is_terminal and not sys.stderr.isatty())
@@ -137,7 +136,11 @@ def _drive(events, store, console: Console) -> dict:
     _safe(progress.start)
     try:
         for ev in events:
-            store.write(ev)
+            try:
+                store.write(ev)
+            except RunDirError as e:
+                control.stop.set()
+                _safe(lambda e=e: console.print(f"[red]tuilab: {escape(str(e))}[/]", highlight=False))
             if isinstance(ev, RunStarted):
                 _safe(lambda ev=ev: console.print(
                     f"[bold]{ev.name}[/] · {ev.dataset} · {ev.model} · {ev.device_name} · run dir {ev.run_dir}"))
@@ -150,18 +153,18 @@ def _drive(events, store, console: Console) -> dict:
                          f"{fmt_count(ev.samples_per_s)}/s")
                 progress.update(tasks[ev.lane], completed=ev.progress, stats=stats)
             elif isinstance(ev, LaneFailed):
-                progress.update(tasks[ev.lane], stats=f"[red]{ev.status}: {ev.reason}[/]")
+                progress.update(tasks[ev.lane], stats=f"[red]{ev.status}: {escape(ev.reason)}[/]")
             elif isinstance(ev, LaneFinished) and ev.status == "cancelled":
                 progress.update(tasks[ev.lane], stats="[yellow]cancelled[/]")
             elif isinstance(ev, NoiseSlope) and ev.slope is not None:
                 _safe(lambda ev=ev: console.print(
                     f"noise ∝ B^{ev.slope:.3f} ± {ev.stderr or 0:.3f} (measured at {ev.at}; theory -0.5)"))
             elif isinstance(ev, RunFinished):
-                summary = ev.summary | {"interrupted": ev.interrupted, "wall_seconds": ev.wall_seconds}
+                end = ev
     finally:
         store.close()  # whatever went wrong, what was flushed stays readable
         _safe(progress.stop)  # its last frame fails when SIGHUP took the terminal away
-    return summary
+    return end
 
 
 def summary_table(summary: dict) -> Table:

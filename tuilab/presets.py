@@ -26,8 +26,28 @@ else:  # pragma: no cover
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped_presets"
 
 DATASETS = ("moons", "circles", "spiral", "blobs", "linreg", "teacher", "digits",
-            "mnist", "fashion-mnist")
+            "mnist", "fashion-mnist", "custom")
 FILE_DATASETS = ("csv:", "npz:")
+HF_PREFIX = "hf:"
+
+
+def factory_file(spec: str) -> str | None:
+    """The FILE.py of a "FILE.py:NAME" factory, or None for "package.module:NAME"."""
+    target = spec.rpartition(":")[0]
+    return target if target.endswith(".py") else None
+
+
+def _check_factory(spec: str | None) -> str | None:
+    """A factory is "FILE.py:NAME" or "package.module:NAME", NAME a Python name."""
+    if spec is None:
+        return None
+    target, _, name = spec.rpartition(":")
+    if not target or not name.isidentifier():
+        raise ValueError(f"factory {spec!r}: write FILE.py:NAME or package.module:NAME")
+    if not target.endswith(".py") and not all(part.isidentifier() for part in target.split(".")):
+        raise ValueError(f"factory {spec!r}: {target!r} is neither a .py file nor a module path "
+                         "like package.module")
+    return spec
 
 
 class _Strict(BaseModel):
@@ -35,7 +55,7 @@ class _Strict(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    name: str = Field("moons", description="moons, circles, spiral, blobs, linreg, teacher, digits, mnist, fashion-mnist, csv:PATH or npz:PATH")
+    name: str = Field("moons", description="moons, circles, spiral, blobs, linreg, teacher, digits, mnist, fashion-mnist, custom, csv:PATH, npz:PATH, hf:NAME or hf:PATH")
     n: int = Field(4000, ge=10, le=10_000_000, description="examples to generate (train + test) for synthetic sets")
     noise: float = Field(0.2, ge=0.0, le=100.0, description="noise level of synthetic sets (label noise sd for linreg/teacher)")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the examples held out for test")
@@ -43,20 +63,36 @@ class DatasetConfig(_Strict):
     classes: int = Field(3, ge=2, le=1000, description="classes of blobs, spiral and teacher")
     path: str | None = Field(None, description="directory of IDX files for mnist / fashion-mnist")
     limit: int | None = Field(None, ge=10, description="use at most this many training examples of a real data set")
+    factory: str | None = Field(None, description="custom: FILE.py:NAME (relative to the preset) or package.module:NAME, called NAME() -> (x, y), (x, y, x_test, y_test) or Dataset(s)")
+    split: str = Field("train", min_length=1, description="hf: the split to train on")
+    test_split: str | None = Field(None, description="hf: the held-out split (default: 'test' if there is one, else test_fraction of split)")
+    features: list[str] | None = Field(None, description="hf: input column(s) (default: image, img or pixel_values, else every numeric column but the label)")
+    label: str | None = Field(None, description="hf: label column (default: label, labels, target or y)")
+    on_device: Literal["auto"] | bool = Field("auto", description="keep the data in device memory: auto (if it takes under half the free memory), true or false (pinned host memory, batches copied)")
 
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v in DATASETS or (v.startswith(FILE_DATASETS) and len(v) > 4):
+        if v in DATASETS or (v.startswith(FILE_DATASETS) and len(v) > 4) or (v.startswith(HF_PREFIX) and len(v) > 3):
             return v
-        raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(DATASETS)}, csv:PATH, npz:PATH")
+        raise ValueError(f"unknown dataset {v!r}; valid: {', '.join(DATASETS)}, csv:PATH, npz:PATH, hf:NAME, hf:PATH")
+
+    _factory = field_validator("factory")(classmethod(lambda cls, v: _check_factory(v)))
+
+    @model_validator(mode="after")
+    def _custom_needs_factory(self) -> DatasetConfig:
+        if self.name == "custom" and not self.factory:
+            raise ValueError("a custom dataset needs factory = \"FILE.py:NAME\" or \"package.module:NAME\"")
+        return self
 
 
 class ModelConfig(_Strict):
-    kind: Literal["linear", "mlp", "cnn"] = Field("mlp", description="linear (regression/logistic), mlp or cnn (image data)")
+    kind: Literal["linear", "mlp", "cnn", "custom"] = Field("mlp", description="linear (regression/logistic), mlp, cnn (image data) or custom (factory)")
     hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden widths of the mlp")
     activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="activation of the mlp/cnn")
     channels: list[int] = Field(default_factory=lambda: [16, 32], description="conv channels of the cnn")
+    factory: str | None = Field(None, description="custom: FILE.py:NAME (relative to the preset) or package.module:NAME, called NAME(input_shape, out_dim) -> nn.Module")
+    loss: str | None = Field(None, description="optional FILE.py:NAME or package.module:NAME: loss(output, target) -> mean loss over the batch (default: cross-entropy or MSE)")
 
     @field_validator("hidden", "channels")
     @classmethod
@@ -64,6 +100,14 @@ class ModelConfig(_Strict):
         if any(w < 1 or w > 65536 for w in v):
             raise ValueError("widths must be between 1 and 65536")
         return v
+
+    _factory = field_validator("factory", "loss")(classmethod(lambda cls, v: _check_factory(v)))
+
+    @model_validator(mode="after")
+    def _custom_needs_factory(self) -> ModelConfig:
+        if self.kind == "custom" and not self.factory:
+            raise ValueError("a custom model needs factory = \"FILE.py:NAME\" or \"package.module:NAME\"")
+        return self
 
 
 class OptimizerConfig(_Strict):
@@ -75,12 +119,28 @@ class OptimizerConfig(_Strict):
     lr_scaling: Literal["none", "linear", "sqrt"] = Field("none", description="scale lr with B/base_batch_size: none, linear or sqrt")
     base_batch_size: int = Field(32, ge=1, description="batch size at which lr applies unscaled")
     warmup_epochs: float = Field(0.0, ge=0.0, description="linear lr warmup from 0, in epochs")
+    lr_grid: list[float] | Literal["auto"] | None = Field(None, description="optional: every batch size runs at each of these base lrs (scaled by lr_scaling), and the answer uses each batch size's best; \"auto\": lr x 1/3, 1, 3")
 
     @model_validator(mode="after")
     def _nesterov(self) -> OptimizerConfig:
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov needs momentum > 0")
         return self
+
+    @field_validator("lr_grid", mode="before")
+    @classmethod
+    def _grid_kind(cls, v):
+        if v is not None and v != "auto" and not isinstance(v, list):
+            raise ValueError(f"lr_grid: {v!r} is not valid; give a list of lrs, e.g. [0.01, 0.03, 0.1], or \"auto\"")
+        return v
+
+    @field_validator("lr_grid")
+    @classmethod
+    def _grid(cls, v):
+        if isinstance(v, list):
+            if not 1 <= len(v) <= 8 or len(set(v)) != len(v) or any(not 0 < x <= 1e3 for x in v):
+                raise ValueError("lr_grid: give 1 to 8 different lrs, each > 0 and <= 1000, or \"auto\"")
+        return v
 
 
 class Variant(_Strict):
@@ -98,6 +158,14 @@ class Variant(_Strict):
 class BudgetConfig(_Strict):
     unit: Literal["epochs", "steps", "seconds"] = Field("epochs", description="what every lane gets equally: epochs, steps or seconds")
     amount: float = Field(20.0, gt=0.0, le=1e9, description="how many of the unit")
+    micro_batch: int | Literal["auto"] | None = Field(None, description="rows per forward/backward: a larger batch is accumulated over micro-batches (same SGD step); auto halves on out-of-memory until it fits")
+
+    @field_validator("micro_batch")
+    @classmethod
+    def _micro(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError("micro_batch must be a whole number >= 1 or 'auto'")
+        return v
 
 
 class MeasureConfig(_Strict):
@@ -107,12 +175,32 @@ class MeasureConfig(_Strict):
     noise_every: int = Field(4, ge=1, description="measure gradient noise at every n-th report (and the last); per-example gradients are the dearest measurement")
     slope_draws: int = Field(32, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope")
     target_loss: float | None = Field(None, gt=0.0, description="train loss to reach (default: a level every lane reaches)")
+    noise_method: Literal["auto", "per-example", "two-batch"] = Field("auto", description="how tr_sigma and |G|^2 are measured: per-example gradients (exact when an example's output depends on it alone), two-batch (minibatch gradients at two sizes; any model) or auto")
+    noise_draws: int = Field(16, ge=2, le=4096, description="two-batch: minibatches drawn at each of the two sizes")
+    noise_batches: tuple[int, int] | None = Field(None, description="two-batch: the small and big batch size (default: the smallest lane's B, at least 2, and 16x that, at least 512, within N)")
+
+    @field_validator("noise_batches")
+    @classmethod
+    def _two_sizes(cls, v):
+        if v is not None and not 1 <= v[0] < v[1]:
+            raise ValueError("noise_batches: give [b, B] with 1 <= b < B")
+        return v
+
+
+class ResourcesConfig(_Strict):
+    """Where lanes run: in this process (the default) or as Ray actors, with what each one gets."""
+
+    backend: Literal["inprocess", "ray"] = Field("inprocess", description="inprocess, or ray: each lane a Ray actor (pip install 'tuilab[ray]')")
+    address: str | None = Field(None, description="an existing Ray cluster (ray://host:10001 or auto); default: a local Ray started for the run")
+    cpus_per_lane: float = Field(1.0, gt=0.0, le=1024.0, description="CPUs each lane's actor reserves (and torch threads it uses)")
+    gpus_per_lane: float = Field(0.0, ge=0.0, le=64.0, description="GPUs each lane's actor reserves (device cuda:all sets 1)")
+    workers_per_lane: int = Field(1, ge=1, le=64, description="DDP workers per lane, each taking B/N rows of every batch (ray backend)")
 
 
 class Experiment(_Strict):
     name: str = Field("experiment", min_length=1, max_length=64, description="short name, used in the run directory")
     description: str = Field("", max_length=2000, description="what the experiment shows")
-    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N, cuda:all (every GPU, a lane each: ray backend) or mps")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of data, initial model and minibatch order")
     batch_sizes: list[int | Literal["full"]] = Field(default_factory=lambda: [8, 32, 128, 512], description="one lane per batch size; 'full' is the whole training set")
     variants: list[Variant] = Field(default_factory=list, description="optional: run every batch size once per variant")
@@ -121,6 +209,8 @@ class Experiment(_Strict):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    pilot: bool = Field(False, description="a pilot: a tenth of the budget measures throughput and the noise scale, and predicts the best batch size")
 
     @field_validator("batch_sizes")
     @classmethod
@@ -139,13 +229,24 @@ class Experiment(_Strict):
     @field_validator("device")
     @classmethod
     def _device(cls, v: str) -> str:
-        if v in ("auto", "cpu", "cuda", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
+        if v in ("auto", "cpu", "cuda", "cuda:all", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
             return v
-        raise ValueError(f"unknown device {v!r}; valid: auto, cpu, cuda, cuda:N, mps")
+        raise ValueError(f"unknown device {v!r}; valid: auto, cpu, cuda, cuda:N, cuda:all, mps")
 
     def report_every(self) -> float:
         """Budget units between reports."""
         return self.measure.every if self.measure.every else self.budget.amount / 40
+
+    def user_code(self) -> list[str]:
+        """The files and modules of the user's that running this experiment imports (no import here)."""
+        specs = [self.model.factory if self.model.kind == "custom" else None, self.model.loss,
+                 self.dataset.factory if self.dataset.name == "custom" else None]
+        out: list[str] = []
+        for spec in filter(None, specs):
+            target = spec.rpartition(":")[0]
+            if target not in out:
+                out.append(target)
+        return out
 
 
 def parse_batch_sizes(text: str) -> list[int | Literal["full"]]:
@@ -210,7 +311,19 @@ def load_preset(path: str | os.PathLike) -> Experiment:
         lines = raw.count(b"\n") + 1
         where = str(e).replace("at end of document", f"at line {lines}, the end of the file")
         raise UserError(f"{p}: broken TOML: {where}") from None
-    return experiment_from_dict(data, str(p))
+    return _resolve_factories(experiment_from_dict(data, str(p)), p.resolve().parent)
+
+
+def _resolve_factories(exp: Experiment, base: Path) -> Experiment:
+    """Make FILE.py factories absolute (relative to the preset's directory), so that the run
+    directory's copy of the experiment imports the same files wherever it is read."""
+    for section, key in (("model", "factory"), ("model", "loss"), ("dataset", "factory")):
+        cfg = getattr(exp, section)
+        spec = getattr(cfg, key)
+        path = factory_file(spec) if spec else None
+        if path and not Path(path).expanduser().is_absolute():
+            setattr(cfg, key, f"{(base / path).resolve()}:{spec.rpartition(':')[2]}")
+    return exp
 
 
 def dumps_preset(exp: Experiment) -> str:

@@ -29,6 +29,8 @@ def resolve_device(spec: str) -> torch.device:
     if spec == "auto":
         gpu = [d for d in usable if d != "cpu"]
         return torch.device(gpu[0] if gpu else "cpu")
+    if spec == "cuda:all":  # one lane per GPU, each a Ray actor that sees its GPU as cuda:0
+        spec = "cuda"
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
             reason = next(r for d, ok, r in available_devices() if d == "cuda")

@@ -10,17 +10,18 @@ checks `control` between steps and stops within a fraction of a second.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 
+from tuilab.engine.backends import check_resources
 from tuilab.engine.control import Control
 from tuilab.engine.data import Data, load_dataset
 from tuilab.engine.devices import resolve_device
 from tuilab.engine.evaluate import evaluate
+from tuilab.engine.faults import describe
 from tuilab.engine.events import (
     Event,
     LaneFailed,
@@ -35,7 +36,9 @@ from tuilab.engine.lanes import Lane
 from tuilab.engine.models import build_model, count_parameters, describe_model, loss_function
 from tuilab.engine.noise import NoiseStats, measure_noise, measure_noise_slope
 from tuilab.engine.record import RunRecord
+from tuilab.engine.settings import lane_settings, pilot_experiment
 from tuilab.errors import UserError
+from tuilab.format import lane_name
 from tuilab.presets import Experiment
 
 SLICE_SECONDS = 0.1  # wall time a lane trains before the next lane gets a turn
@@ -55,7 +58,6 @@ class Plan:
     x_probe: torch.Tensor
     y_probe: torch.Tensor
     started: RunStarted
-    notices: list[str] = field(default_factory=list)
 
     def set_run_dir(self, run_dir) -> None:
         """Name the run directory in RunStarted (it is made only after every input check passed)."""
@@ -86,17 +88,17 @@ def measurement_indices(exp: Experiment, n_train: int) -> tuple[torch.Tensor, to
 
 def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     """Resolve device, load data, build one model per lane (identical initial weights)."""
+    check_resources(exp)
     device = resolve_device(exp.device)
     data = load_dataset(exp.dataset, exp.seed, device)
     sizes = resolve_batch_sizes(exp, data.n_train, data.description)
     loss_fn = loss_function(data.task)
-    variants = exp.variants or [None]
+    exp = pilot_experiment(exp)  # unchanged unless exp.pilot: then a tenth of the budget
     lanes: list[Lane] = []
-    for v in variants:
-        for b in sizes:
-            torch.manual_seed(exp.seed)  # every lane starts from the same weights
-            model = build_model(exp.model, data).to(device)
-            lanes.append(Lane(len(lanes), v.label if v else "", b, exp, v, data, model, loss_fn))
+    for settings in lane_settings(exp, sizes):
+        torch.manual_seed(exp.seed)  # every lane starts from the same weights
+        model = build_model(exp.model, data).to(device)
+        lanes.append(Lane(settings, exp, data, model, loss_fn))
     ref, probe = measurement_indices(exp, data.n_train)
     ref, probe = ref.to(device), probe.to(device)
     notices = []
@@ -107,10 +109,11 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
         model=describe_model(exp.model, data), n_train=data.n_train, n_test=data.n_test,
         n_params=count_parameters(lanes[0].model), budget_unit=exp.budget.unit,
         budget_amount=exp.budget.amount,
-        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0) for ln in lanes),
-        run_dir=run_dir, notices=tuple(notices))
+        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index)
+                    for ln in lanes),
+        run_dir=run_dir, notices=tuple(notices), pilot=exp.pilot)
     return Plan(exp, device, data, lanes, loss_fn, data.x_train[ref], data.y_train[ref],
-                data.x_train[probe], data.y_train[probe], started, notices)
+                data.x_train[probe], data.y_train[probe], started)
 
 
 def device_name(device: torch.device) -> str:
@@ -119,9 +122,9 @@ def device_name(device: torch.device) -> str:
     return {"cpu": "CPU", "mps": "Apple GPU (mps)"}.get(device.type, device.type)
 
 
-def run(exp: Experiment, stop: Control | threading.Event | None = None) -> Iterator[Event]:
+def run(exp: Experiment, control: Control | None = None) -> Iterator[Event]:
     """Prepare and run an experiment: the engine's whole API in one generator."""
-    yield from run_plan(prepare(exp), stop)
+    yield from run_plan(prepare(exp), control)
 
 
 def _finite(x: float | None) -> bool:
@@ -171,6 +174,8 @@ class _Runner:
         except torch.OutOfMemoryError:  # evaluation and per-example gradients need memory too
             return self.fail(lane, "out_of_memory", f"out of device memory measuring batch size "
                                                     f"{lane.batch_size()}; the other lanes go on")
+        except Exception as e:  # the user's model, or a bug: this lane fails, the others go on
+            return self.fail(lane, "error", *describe(e))
 
     def _measure(self, lane: Lane) -> LaneProgress | LaneFailed:
         p = self.plan
@@ -203,13 +208,13 @@ class _Runner:
             g_norm2=stats.g_norm2 if stats else None,
             memory_bytes=lane.memory_bytes)
 
-    def fail(self, lane: Lane, status: str, reason: str) -> LaneFailed:
+    def fail(self, lane: Lane, status: str, reason: str, traceback: str = "") -> LaneFailed:
         lane.status = status
         lane.reason = reason
         lane.release()
         if self.plan.device.type == "cuda":
             torch.cuda.empty_cache()
-        return LaneFailed(lane.index, status, reason, lane.step, lane.examples, lane.seconds)
+        return LaneFailed(lane.index, status, reason, lane.step, lane.examples, lane.seconds, traceback)
 
     def advance(self, lane: Lane) -> Iterator[Event]:
         """Train one slice of `lane`; yield its report and end when it reaches a mark."""
@@ -221,6 +226,9 @@ class _Runner:
         except torch.OutOfMemoryError:
             yield self.fail(lane, "out_of_memory",
                             f"out of device memory at batch size {lane.batch_size()}; the other lanes go on")
+            return
+        except Exception as e:  # e.g. the user's model raising mid-training: this lane fails
+            yield self.fail(lane, "error", *describe(e))
             return
         if self.control.stop.is_set() or lane.units(self.unit) < target - 1e-9:
             return
@@ -238,16 +246,17 @@ class _Runner:
             yield LaneFinished(lane.index, "finished", lane.step, lane.examples, lane.seconds)
 
 
-def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
-             fault_hook: Callable[[Lane], None] | None = None) -> Iterator[Event]:
+def run_plan(plan: Plan, control: Control | None = None,
+             fault_hook: Callable[[Lane], None] | None = None, lanes: Sequence[int] | None = None,
+             slopes: bool = True) -> Iterator[Event]:
     """Train every lane of a prepared plan to its budget, yielding events as they happen.
 
     `fault_hook(lane)` runs before each slice; tests use it to inject faults
-    such as out-of-memory on the CPU.
+    such as out-of-memory on the CPU. `lanes` trains only those lane indices and
+    `slopes=False` skips the run-level noise slopes: a Ray actor runs one lane so
+    (engine/raylanes.py), while its driver measures the slopes.
     """
-    control = stop if isinstance(stop, Control) else Control()
-    if isinstance(stop, threading.Event):
-        control.stop = stop
+    control = control or Control()
     t0 = time.perf_counter()
     record = RunRecord()
     runner = _Runner(plan, control, fault_hook)
@@ -256,16 +265,17 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
         record.apply(ev)
         return ev
 
+    trained = [ln for ln in plan.lanes if lanes is None or ln.index in lanes]
     yield emit(plan.started)
     # A stop that came while the data loaded skips the initial measurements (seconds on a CPU).
-    if not control.stop.is_set():
-        yield emit(_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17, runner.noise_stats, control.stop.is_set))
-    for lane in plan.lanes:
+    if slopes and not control.stop.is_set():
+        yield emit(initial_slope(plan, control, runner.noise_stats))
+    for lane in trained:
         if control.stop.is_set():
             break
         yield emit(runner.report(lane))
     while not control.stop.is_set():
-        active = [ln for ln in plan.lanes if ln.status == "running"]
+        active = [ln for ln in trained if ln.status == "running"]
         if not active:
             break
         if control.paused:
@@ -275,33 +285,50 @@ def run_plan(plan: Plan, stop: Control | threading.Event | None = None,
         for ev in runner.advance(lane):
             yield emit(ev)
     interrupted = control.stop.is_set()
-    for lane in plan.lanes:
+    for lane in trained:
         if lane.status == "running":
             lane.status = "cancelled"
             yield emit(LaneFinished(lane.index, "cancelled", lane.step, lane.examples, lane.seconds))
-    if not interrupted:
-        end = _final_slope(plan, record, runner.noise_stats)
+    if slopes and not interrupted:
+        end = _final_slope(plan, record, runner.noise_stats, control.stop.is_set)
         if end is not None:
             yield emit(end)
-    yield emit(RunFinished(interrupted, time.perf_counter() - t0, record.summary(plan.exp, interrupted)))
+        interrupted = control.stop.is_set()  # a quit during the final slope: interrupted, not cut off
+    yield emit(RunFinished(interrupted, time.perf_counter() - t0, record.summary(plan.exp, interrupted),
+                           cancelled=control.cancelled))
 
 
-def _final_slope(plan: Plan, record: RunRecord, noise_stats: Callable[[Lane], NoiseStats]):
+def initial_slope(plan: Plan, control: Control, noise_stats: Callable[[Lane], NoiseStats] | None = None):
+    """The noise law at the common initial weights (every lane starts from them)."""
+    return measure_slope(plan, plan.lanes[0], "init", plan.exp.seed + 17, noise_stats, control.stop.is_set)
+
+
+def best_finished_lane(plan: Plan, record: RunRecord) -> Lane | None:
+    """The finished lane with the lowest final train loss (a loss of exactly 0 counts as lowest)."""
+    def final_loss(ln: Lane) -> float:
+        v = record.lanes[ln.index].final("train_loss")
+        return math.inf if v is None else v
+
+    # The record's status, not the Lane's: a Ray driver's lanes train elsewhere.
+    done = [ln for ln in plan.lanes if record.lanes[ln.index].status == "finished"]
+    return min(done, key=final_loss) if done else None
+
+
+def _final_slope(plan: Plan, record: RunRecord, noise_stats: Callable[[Lane], NoiseStats], should_stop=None):
     """The noise law again at the end, at the parameters of the best finished lane."""
-    done = [ln for ln in plan.lanes if ln.status == "finished"]
-    if not done:
+    best = best_finished_lane(plan, record)
+    if best is None:
         return None
-    best = min(done, key=lambda ln: record.lanes[ln.index].final("train_loss") or math.inf)
-    return _slope(plan, best, f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}",
-                  plan.exp.seed + 18, noise_stats)
+    return measure_slope(plan, best, f"end of {lane_name(record.lanes[best.index].info)}",
+                         plan.exp.seed + 18, noise_stats, should_stop)
 
 
-def _slope(plan: Plan, lane: Lane, at: str, seed: int, noise_stats: Callable[[Lane], NoiseStats],
-           should_stop=None) -> NoiseSlope:
+def measure_slope(plan: Plan, lane: Lane, at: str, seed: int,
+                  noise_stats: Callable[[Lane], NoiseStats] | None = None, should_stop=None) -> NoiseSlope:
     """The measured noise law at `lane`'s parameters; out of device memory leaves it unmeasured."""
     sizes = sorted({ln.batch_size0 for ln in plan.lanes})
     try:
-        stats = noise_stats(lane)
+        stats = (noise_stats or _Runner(plan, Control(), None).noise_stats)(lane)
         return measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
                                    plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
                                    stats=stats, at=at, should_stop=should_stop)

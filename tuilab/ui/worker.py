@@ -58,8 +58,9 @@ class Batcher:
 
 
 def run_experiment(exp, control: Control, post, out_dir: str = "runs") -> None:
-    """prepare + run_plan, every event written to a new run directory and posted in batches."""
-    from tuilab.engine.run import prepare, run_plan  # imports torch: only ever in the worker
+    """prepare + the lanes' events (in-process or on Ray), every event written to a new run directory and posted in batches."""
+    from tuilab.engine.backends import lane_events  # imports torch: only ever in the worker
+    from tuilab.engine.run import prepare
     from tuilab.engine.store import RunStore
 
     try:
@@ -71,7 +72,7 @@ def run_experiment(exp, control: Control, post, out_dir: str = "runs") -> None:
     plan.set_run_dir(store.path)
     batcher = Batcher(post)
     try:
-        for ev in run_plan(plan, control):
+        for ev in lane_events(plan, control):
             store.write(ev)
             batcher.add(ev)
     finally:

@@ -1,0 +1,125 @@
+"""The Ray backend: each lane a Ray actor, the same metrics as in-process, faults and stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tuilab.engine.backends import check_resources, lane_events
+from tuilab.engine.control import Control
+from tuilab.engine.events import LaneFailed, LaneFinished, LaneProgress, NoiseSlope, RunFinished, RunStarted
+from tuilab.engine.run import prepare, run_plan
+from tuilab.errors import UserError
+from tuilab.presets import experiment_from_dict
+
+ray = pytest.importorskip("ray")
+
+SMALL = {"name": "ray-small", "device": "cpu", "seed": 3, "batch_sizes": [16, 64, 200],
+         "dataset": {"name": "moons", "n": 600}, "budget": {"unit": "epochs", "amount": 2},
+         "measure": {"slope_draws": 8}}
+
+
+def _exp(**resources):
+    return experiment_from_dict({**SMALL, "resources": {"backend": "ray", **resources}})
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module: RayLanes uses a running Ray and leaves it up."""
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _metrics(events):
+    """What must not depend on where a lane ran: everything but clocks and throughput."""
+    return sorted((e.lane, e.step, e.examples, e.train_loss, e.test_loss, e.test_accuracy, e.noise, e.b_simple)
+                  for e in events if isinstance(e, LaneProgress))
+
+
+def test_ray_lanes_give_the_in_process_metrics(local_ray):
+    exp = _exp()
+    inproc = list(run_plan(prepare(experiment_from_dict(SMALL)), Control()))
+    on_ray = list(lane_events(prepare(exp), Control()))
+    assert _metrics(on_ray) == _metrics(inproc)
+    assert isinstance(on_ray[0], RunStarted) and isinstance(on_ray[-1], RunFinished)
+    slopes = [e for e in on_ray if isinstance(e, NoiseSlope)]
+    assert [s.at for s in slopes] == [s.at for s in inproc if isinstance(s, NoiseSlope)]
+    assert slopes[-1].slope == pytest.approx([s for s in inproc if isinstance(s, NoiseSlope)][-1].slope)
+    ended = {e.lane: e.status for e in on_ray if isinstance(e, LaneFinished)}
+    assert ended == {0: "finished", 1: "finished", 2: "finished"}
+
+
+def test_a_killed_lane_actor_is_a_failed_lane_and_the_others_finish(local_ray):
+    from tuilab.engine.raylanes import RayLanes
+
+    exp = experiment_from_dict({**SMALL, "budget": {"unit": "epochs", "amount": 6},
+                                "resources": {"backend": "ray"}})
+    driver = RayLanes(prepare(exp), Control())
+    events = []
+    for ev in driver.events():
+        events.append(ev)
+        if isinstance(ev, RunStarted):
+            ray.kill(driver.actors[1])
+    failed = [e for e in events if isinstance(e, LaneFailed)]
+    assert [(e.lane, e.status) for e in failed] == [(1, "error")]
+    assert "Ray actor died" in failed[0].reason
+    finished = {e.lane for e in events if isinstance(e, LaneFinished) and e.status == "finished"}
+    assert finished == {0, 2}
+    summary = events[-1].summary
+    lanes = summary["lanes"] if isinstance(summary, dict) else [vars(x) for x in summary.lanes]
+    assert [str(ln["status"]) for ln in lanes].count("error") == 1
+
+
+def test_without_ray_the_backend_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UserError, match=r"pip install 'tuilab\[ray\]'"):
+        check_resources(_exp())
+
+
+def test_settings_that_need_ray_are_refused_in_process():
+    with pytest.raises(UserError, match="cuda:all"):
+        check_resources(experiment_from_dict({**SMALL, "device": "cuda:all"}))
+    with pytest.raises(UserError, match="workers_per_lane"):
+        check_resources(experiment_from_dict({**SMALL, "resources": {"workers_per_lane": 2}}))
+
+
+def _ray_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if any(k in ln for k in ("raylet", "gcs_server", "ray::"))]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_actor_and_leaves_no_ray_process(tmp_path: Path):
+    if ray.is_initialized() or _ray_processes():
+        pytest.skip("another Ray is running on this machine")
+    preset = tmp_path / "p.toml"
+    preset.write_text('name = "ray-stop"\ndevice = "cpu"\nbatch_sizes = [8, 32]\n'
+                      '[budget]\nunit = "seconds"\namount = 120\n[resources]\nbackend = "ray"\n')
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tuilab.cli", "run", str(preset), "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        metrics = None
+        deadline = time.time() + 90
+        while time.time() < deadline:  # wait until both lanes have reported from their actors
+            found = list(tmp_path.glob("*/metrics.jsonl"))
+            if found and found[0].read_text().count('"LaneProgress"') >= 4:
+                metrics = found[0]
+                break
+            time.sleep(0.5)
+        assert metrics is not None, "the Ray run never reported"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1.0)
+    assert _ray_processes() == []
+    assert '"interrupted": true' in (metrics.parent / "summary.json").read_text()
