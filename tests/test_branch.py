@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from tuilab.engine.branch import bound_critical, fork, measure_branch
+from tuilab.engine.branch import POINTS, bound_critical, fork, measure_branch
+from tuilab.engine.evaluate import evaluate
 from tuilab.engine.run import prepare
 from tuilab.presets import experiment_from_dict
 
@@ -64,17 +65,17 @@ def test_a_fork_shares_no_state_with_its_parent():
 
 
 def test_bound_critical_walks_the_factors_in_order():
-    # Parent: 1.0 -> 0.5 (progress 0.5). Tolerance 0.1: a branch keeps pace at loss <= 0.55.
-    keeps, crit, behind, note = bound_critical(16, [2, 4, 8], 1.0, 0.5, [0.52, 0.55, 0.7], 0.1)
+    # Parent's window loss 0.5, tolerance 0.1: a branch keeps pace at a window loss <= 0.55.
+    keeps, crit, behind, note = bound_critical(16, [2, 4, 8], 0.5, [0.52, 0.55, 0.7], 0.1)
     assert keeps == [True, True, False] and (crit, behind) == (64, 128) and note == ""
-    keeps, crit, behind, _ = bound_critical(16, [8, 2, 4], 1.0, 0.5, [0.51, 0.6, 0.5], 0.1)
+    keeps, crit, behind, _ = bound_critical(16, [8, 2, 4], 0.5, [0.51, 0.6, 0.5], 0.1)
     assert keeps == [True, False, True] and (crit, behind) == (16, 32)  # 2x fell behind: 4x, 8x don't count
-    _, crit, behind, note = bound_critical(16, [2, 4], 1.0, 0.5, [0.5, 0.52], 0.1)
+    _, crit, behind, note = bound_critical(16, [2, 4], 0.5, [0.4, 0.52], 0.1)
     assert (crit, behind) == (64, None) and "at least 64" in note
-    _, crit, behind, _ = bound_critical(16, [2], 1.0, 0.5, [math.nan], 0.1)
+    _, crit, behind, _ = bound_critical(16, [2], 0.5, [math.nan], 0.1)
     assert (crit, behind) == (16, 32)  # a diverged branch falls behind
-    _, crit, behind, note = bound_critical(16, [2], 0.5, 0.6, [0.4], 0.1)
-    assert (crit, behind) == (None, None) and "no progress" in note
+    _, crit, behind, note = bound_critical(16, [2], math.inf, [0.4], 0.1)
+    assert (crit, behind) == (None, None) and "not finite" in note
 
 
 def test_measure_branch_compares_arms_at_equal_examples_and_leaves_the_parent_alone():
@@ -82,18 +83,18 @@ def test_measure_branch_compares_arms_at_equal_examples_and_leaves_the_parent_al
     parent = plan.lanes[0]
     for _ in range(5):
         parent.train_step()
-    before = _state(parent)
     res = measure_branch(parent, [2, 4, 64], 100, "none", plan.x_ref, plan.y_ref, at=0.2, b_simple=12.0)
     assert [a.factor for a in res.arms] == [1, 2, 4] and "factor 64 left out" in res.note
     assert all(a.examples == res.arms[0].examples for a in res.arms)
-    assert res.arms[0].examples[-1] == 128  # 100 rounded up to whole steps of the 4x branch (32)
+    # 100 examples, raised to POINTS steps of the 4x branch (32 examples a step), read at every step.
+    assert res.arms[0].examples == tuple(32 * j for j in range(1, POINTS + 1))
     assert [a.batch_size for a in res.arms] == [8, 16, 32]
     # The factor-1 arm is the parent's continuation: train the parent itself and read the same loss.
-    for _ in range(16):
+    for _ in range(32 * POINTS // 8):
         parent.train_step()
-    from tuilab.engine.evaluate import evaluate
     assert evaluate(parent.model, parent.loss_fn, plan.x_ref, plan.y_ref, False)[0] == res.arms[0].losses[-1]
     assert res.b_simple == 12.0 and res.loss0 > res.arms[0].losses[-1]
+    assert res.arms[0].window_loss == sum(res.arms[0].losses[POINTS // 2:]) / (POINTS - POINTS // 2)
     keeps = [a.keeps_pace for a in res.arms[1:]]
+    assert keeps == [a.window_loss <= 1.1 * res.arms[0].window_loss for a in res.arms[1:]]
     assert res.critical_batch_size == 8 * 2 ** (keeps + [False]).index(False)
-    del before

@@ -10,11 +10,14 @@ which keep the original's loss per example seen. Here:
 - `measure_branch` runs a factor-1 copy (the parent's own continuation) and one
   copy per factor for the same number of examples E, from the same sampler state,
   and reads the train loss on the reference set at equal example counts.
-- A branch *keeps pace* when its loss after E examples is within `tolerance` of the
-  parent's progress: L_k <= L_1 + tolerance * (L_0 - L_1), where L_0 is the loss at
-  the branch point. Factors are taken in increasing order; the first that falls
-  behind bounds the critical batch size from above, the last that kept pace from
-  below (`critical_batch_size`).
+- Each arm's loss is read at POINTS equal example counts; its *window loss* is the
+  mean of the second half of those readings (one reading of a constant-lr SGD run
+  jumps by tens of percent from one point to the next; the mean settles).
+- A branch *keeps pace* when its window loss is at most (1 + tolerance) times the
+  parent's: L_k <= (1 + tolerance) L_1, as in Merrill et al.'s relative threshold.
+  Factors are taken in increasing order; the first that falls behind bounds the
+  critical batch size from above, the last that kept pace from below
+  (`critical_batch_size`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import torch
 from tuilab.engine.evaluate import evaluate
 from tuilab.engine.lanes import Lane, scaled_lr
 
-TOLERANCE = 0.1  # share of the parent's progress over the window a branch may lose and still keep pace
-POINTS = 4  # loss readings per arm, at equal example counts
+TOLERANCE = 0.1  # a branch keeps pace within 10 % of the parent's window loss
+POINTS = 8  # loss readings per arm, at equal example counts
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class BranchArm:
     examples: tuple[int, ...]  # examples seen since the branch point, at each reading
     losses: tuple[float, ...]  # train loss on the reference set at those points
     keeps_pace: bool | None  # None for the parent itself
+
+    @property
+    def window_loss(self) -> float:
+        """Mean loss over the second half of the readings: what the arms are compared on."""
+        tail = self.losses[len(self.losses) // 2:]
+        return sum(tail) / len(tail)
 
 
 @dataclass(frozen=True)
@@ -84,19 +93,16 @@ def fork(parent: Lane, factor: int, index: int, lr_scaling: str) -> Lane:
     return child
 
 
-def bound_critical(batch_size: int, factors: Sequence[int], loss0: float, parent_loss: float,
-                   losses: Sequence[float], tolerance: float = TOLERANCE) -> tuple[list[bool], int | None,
-                                                                                   int | None, str]:
+def bound_critical(batch_size: int, factors: Sequence[int], parent_loss: float, losses: Sequence[float],
+                   tolerance: float = TOLERANCE) -> tuple[list[bool], int | None, int | None, str]:
     """Which factors kept pace, the critical batch size between them, and a note.
 
     Returns (keeps_pace per factor, largest batch size that kept pace, first that fell
-    behind, note). Without progress by the parent (L_1 >= L_0) there is nothing to keep
-    pace with: all None.
+    behind, note). A non-finite parent loss leaves nothing to keep pace with: no bound.
     """
-    progress = loss0 - parent_loss
-    if not (math.isfinite(progress) and progress > 0):
-        return [False] * len(factors), None, None, "the parent made no progress over the window: no bound"
-    keeps = [math.isfinite(lk) and lk <= parent_loss + tolerance * progress for lk in losses]
+    if not math.isfinite(parent_loss):
+        return [False] * len(factors), None, None, "the parent's loss is not finite: no bound"
+    keeps = [math.isfinite(lk) and lk <= (1 + tolerance) * parent_loss for lk in losses]
     critical, behind = batch_size, None
     for k, ok in sorted(zip(factors, keeps, strict=True)):
         if not ok:
@@ -112,15 +118,15 @@ def measure_branch(parent: Lane, factors: Sequence[int], examples: int, lr_scali
                    tolerance: float = TOLERANCE, should_stop: Callable[[], bool] | None = None) -> BranchResult:
     """Fork `parent` at each factor and at 1, train each for `examples`, and compare their losses.
 
-    E is rounded up to a whole number of the biggest branch's steps, so every arm ends
-    on exactly the same example count. Factors whose batch would exceed N are left out
+    E is rounded up to a whole number of every arm's steps, and to POINTS steps of the
+    biggest at least, so every arm is read at exactly the same example counts. Factors whose batch would exceed N are left out
     (noted). The parent itself is not advanced.
     """
     b = parent.batch_size()
     usable = sorted({k for k in factors if k > 1 and k * b <= parent.n})
     dropped = sorted({k for k in factors if k * b > parent.n})
     unit = math.lcm(*usable) * b if usable else b  # a whole number of steps of every arm
-    total = max(1, math.ceil(examples / unit)) * unit
+    total = max(POINTS, math.ceil(examples / unit)) * unit  # the biggest arm takes POINTS steps at least
     marks = sorted({unit * math.ceil(total / unit * j / POINTS) for j in range(1, POINTS + 1)})
     loss0 = evaluate(parent.model, parent.loss_fn, x_ref, y_ref, classification=False)[0]
     arms = []
@@ -133,7 +139,7 @@ def measure_branch(parent: Lane, factors: Sequence[int], examples: int, lr_scali
         notes.append("stopped before every branch ran")
         usable = usable[:max(0, len(arms) - 1)]
     keeps, critical, behind, note = bound_critical(
-        b, usable, loss0, arms[0].losses[-1] if arms else math.nan, [a.losses[-1] for a in arms[1:]], tolerance)
+        b, usable, arms[0].window_loss if arms else math.nan, [a.window_loss for a in arms[1:]], tolerance)
     arms = arms[:1] + [replace(a, keeps_pace=ok) for a, ok in zip(arms[1:], keeps, strict=True)]
     return BranchResult(parent.index, at, b, loss0, tolerance, tuple(arms), critical, behind, b_simple,
                         "; ".join(filter(None, [note, *notes])))
