@@ -2,7 +2,11 @@
 
 Synthetic sets are generated with torch from the seed, on the CPU (so a seed gives
 the same numbers on every machine), then split and moved to the device. Real and
-file-based sets are read by `tuilab.engine.datafiles`.
+file-based sets are read by `tuilab.engine.datafiles`, the user's own by
+`tuilab.engine.customdata` and Hugging Face sets by `tuilab.engine.hfdata`.
+
+A set too big for the device (dataset.on_device) stays in host memory, pinned when
+the device is a GPU, and each minibatch is copied over as it is used.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import numpy as np
 import torch
 
 from tuilab.engine import datafiles
+from tuilab.engine.customdata import load_custom
+from tuilab.engine.usercode import UserCode
 from tuilab.errors import UserError
-from tuilab.presets import DatasetConfig
+from tuilab.presets import HF_PREFIX, DatasetConfig
 
 # A synthetic set is generated whole in memory: refuse sizes that cannot fit
 # rather than let the machine swap (5e8 float32 values = 2 GB).
@@ -38,6 +44,24 @@ class Data:
     out_dim: int  # model output size: n_classes, or the regression target width
     description: str  # short, e.g. "moons 4000"
     extra: dict = field(default_factory=dict)  # set-specific truths, e.g. "w_true" of linreg
+    device: torch.device = torch.device("cpu")  # where models train
+    on_device: bool = True  # False: the tensors stay in host memory and batches are copied to `device`
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training examples idx (any device's indices) where the models train."""
+        idx = idx.to(self.x_train.device)
+        return self.rows(self.x_train, idx), self.rows(self.y_train, idx)
+
+    def rows(self, t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """t[idx] where the models train. From host memory the rows are gathered into pinned
+        memory and copied asynchronously (the caching host allocator keeps that buffer until
+        the copy is done), so the next batch is prepared while the GPU works."""
+        if self.on_device:
+            return t[idx]
+        if self.device.type == "cuda":
+            out = torch.empty((len(idx), *t.shape[1:]), dtype=t.dtype, pin_memory=True)
+            return torch.index_select(t, 0, idx, out=out).to(self.device, non_blocking=True)
+        return t[idx].to(self.device)
 
     @property
     def n_train(self) -> int:
@@ -124,8 +148,15 @@ def _synthetic(cfg: DatasetConfig, g: torch.Generator) -> tuple[tuple, int, str,
     return _split(x.float(), y, cfg.test_fraction, g), n_classes, description, extra
 
 
-def _from_files(cfg: DatasetConfig, g: torch.Generator) -> tuple[tuple, int, str, dict]:
-    arr = datafiles.load_arrays(cfg)
+def _from_files(cfg: DatasetConfig, g: torch.Generator, code: UserCode) -> tuple[tuple, int, str, dict]:
+    if cfg.name == "custom":
+        arr = load_custom(cfg, code)
+    elif cfg.name.startswith(HF_PREFIX):
+        from tuilab.engine.hfdata import load_hf  # imports datasets only when asked for
+
+        arr = load_hf(cfg)
+    else:
+        arr = datafiles.load_arrays(cfg)
 
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a))
@@ -142,15 +173,19 @@ def _from_files(cfg: DatasetConfig, g: torch.Generator) -> tuple[tuple, int, str
     return (x_train, y_train, x_test, y_test), arr.n_classes, f"{arr.name} {len(x_train)}", {}
 
 
-def load_dataset(cfg: DatasetConfig, seed: int, device: torch.device | str = "cpu") -> Data:
+def load_dataset(cfg: DatasetConfig, seed: int, device: torch.device | str = "cpu",
+                 code: UserCode | None = None) -> Data:
     """Generate or read the dataset `cfg`, split it by `seed`, and put it on `device`.
 
     The same cfg and seed always give identical tensors. A user's mistake (a
-    missing file, a damaged one, too few examples ...) raises `UserError`.
+    missing file, a damaged one, too few examples, a factory that fails ...)
+    raises `UserError`. `code` imports a custom factory (one UserCode per run).
     """
     g = torch.Generator().manual_seed(seed)
-    load = _synthetic if cfg.name in _SYNTHETIC else _from_files
-    split, n_classes, description, extra = load(cfg, g)
+    if cfg.name in _SYNTHETIC:
+        split, n_classes, description, extra = _synthetic(cfg, g)
+    else:
+        split, n_classes, description, extra = _from_files(cfg, g, code or UserCode())
     x_train, y_train, x_test, y_test = split
     if len(x_train) < 2:
         raise UserError(f"dataset {cfg.name}: {len(x_train)} training example(s) after the "
@@ -162,10 +197,29 @@ def load_dataset(cfg: DatasetConfig, seed: int, device: torch.device | str = "cp
         y_train, y_test = y_train.long(), y_test.long()
     else:
         y_train, y_test = y_train.float(), y_test.float()
+    device = torch.device(device)
+    tensors = [x_train.float(), y_train, x_test.float(), y_test]
+    on = keep_on_device(cfg.on_device, device, sum(t.nbytes for t in tensors))
+    x_train, y_train, x_test, y_test = (t.to(device) if on else _pinned(t, device) for t in tensors)
     return Data(
-        x_train=x_train.float().to(device), y_train=y_train.to(device),
-        x_test=x_test.float().to(device), y_test=y_test.to(device),
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         task=task, n_classes=n_classes, input_shape=tuple(x_train.shape[1:]),
         out_dim=n_classes or y_train.shape[1], description=description,
-        extra={k: v.to(device) for k, v in extra.items()},
+        extra={k: v.to(device) for k, v in extra.items()}, device=device, on_device=on,
     )
+
+
+def keep_on_device(setting: str | bool, device: torch.device, nbytes: int) -> bool:
+    """dataset.on_device: auto keeps the data on a GPU when it takes under half its free memory."""
+    if setting != "auto":
+        return bool(setting)
+    if device.type != "cuda":
+        return True  # on the CPU the host is the device; mps shares the host's memory
+    free, _total = torch.cuda.mem_get_info(device)
+    return nbytes <= free / 2
+
+
+def _pinned(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host memory, page-locked for a GPU so that its batches copy asynchronously."""
+    t = t.contiguous()
+    return t.pin_memory() if device.type == "cuda" else t

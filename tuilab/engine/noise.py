@@ -1,4 +1,4 @@
-"""Gradient-noise measurement: the quantities of DESIGN.md "Measurements", defined once.
+"""Gradient-noise measurement: tr_sigma, |G|^2, noise(B) and the noise slope, defined once.
 
 Conventions (used everywhere below):
 
@@ -9,13 +9,20 @@ Conventions (used everywhere below):
   ``E|g_B - G|^2 = tr_sigma / B * (N - B) / (N - 1)``, which is 0 at B = N.
 - ``noise(B) = sqrt(that) / |G|``: the expected (RMS) relative error of g_B.
 
-All tensors stay on the data's device; a host sync happens only where a float is returned.
+All tensors stay on the model's device (data in host memory is copied over in chunks);
+a host sync happens only where a float is returned. Measurements leave no trace on
+training: buffers (BatchNorm's running statistics) and the random state are restored.
+
+Per-example gradients are exact when an example's output depends on it alone; for other
+models (BatchNorm in training mode) `tuilab.engine.twobatch` estimates the same
+quantities from minibatch gradients at two sizes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +39,24 @@ def _params(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
+@contextmanager
+def no_trace(model: nn.Module) -> Iterator[None]:
+    """Measure without touching training: buffers and the random state are put back after.
+
+    A forward pass in training mode updates BatchNorm's running statistics, and dropout
+    draws from the global generator; neither may depend on how often noise is measured.
+    """
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for b, value in saved:
+                    b.copy_(value)
+
+
 def finite_population_factor(n: int, n_train: int) -> float:
     """(N - n) / (N - 1): shrinks a without-replacement sample's variance; 0 when n >= N."""
     if n >= n_train:
@@ -45,7 +70,8 @@ def flat_grad(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -> Tensor
     Uses ``torch.autograd.grad`` so that no ``.grad`` attribute is touched.
     """
     params = _params(model)
-    loss = loss_fn(model(x), y)
+    device = params[0].device
+    loss = loss_fn(model(x.to(device, non_blocking=True)), y.to(device, non_blocking=True))
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     # An unused parameter has a zero gradient, not a missing one: keep the layout fixed.
     return torch.cat(
@@ -94,20 +120,34 @@ def per_example_grads(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor) -
     return torch.cat([grads[name].reshape(x.shape[0], -1) for name in trainable], dim=1)
 
 
-def _probe_sum_sq_dev(
-    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, chunk: int
-) -> Tensor:
-    """sum_i |g_i - mean|^2 over the probe set, as a 0-d tensor, with (chunk, P) memory.
+@dataclass(frozen=True)
+class _ProbeSums:
+    """What one pass over the probe's per-example gradients gives (0-d or (M,) tensors)."""
+
+    m2: Tensor  # sum_i |g_i - mean|^2, exact
+    dev2: Tensor  # (M,) |g_i - mean of its chunk|^2: their spread gives tr_sigma's error
+    proj: Tensor  # (M,) g_i . v: their spread estimates v^T Sigma v
+    sigma2: Tensor  # an estimate of tr(Sigma^2) (from the chunks' off-diagonal Gram entries)
+
+
+def _probe_sums(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, v: Tensor, chunk: int) -> _ProbeSums:
+    """One pass over the probe set's per-example gradients, with (chunk, P) memory.
 
     Chunks are merged with Chan et al.'s pairwise update, which stays accurate where the
     one-pass ``sum |g|^2 - M |mean|^2`` would cancel catastrophically.
     """
     count, mean, m2 = 0, None, None
+    dev2, proj, sigma2 = [], [], []
     for start in range(0, x.shape[0], chunk):
         g = per_example_grads(model, loss_fn, x[start : start + chunk], y[start : start + chunk])
+        proj.append(g @ v)
         n_b, mean_b = g.shape[0], g.mean(dim=0)
-        dev = g.sub_(mean_b).reshape(-1)  # in place: g is ours, and (chunk, P) is the big tensor
-        m2_b = dev @ dev
+        dev = g.sub_(mean_b)  # in place: g is ours, and (chunk, P) is the big tensor
+        gram = dev @ dev.T
+        dev2.append(gram.diagonal().clone())
+        if n_b > 1:  # E (d_i . d_j)^2 = tr(Sigma^2) for i != j (up to the chunk mean's small bias)
+            sigma2.append((gram.square().sum() - gram.diagonal().square().sum()) / (n_b * (n_b - 1)))
+        m2_b = dev2[-1].sum()
         if mean is None:
             count, mean, m2 = n_b, mean_b, m2_b
             continue
@@ -118,7 +158,7 @@ def _probe_sum_sq_dev(
         count = total
     if m2 is None:
         raise ValueError("the probe set is empty")
-    return m2
+    return _ProbeSums(m2, torch.cat(dev2), torch.cat(proj), torch.stack(sigma2).mean() if sigma2 else m2 * 0)
 
 
 @dataclass(frozen=True)
@@ -130,6 +170,8 @@ class NoiseStats:
     ``g_norm2_raw``: |G_R|^2 as measured on the reference set R.
     ``resolved``: whether |G|^2 stands clear of zero; when it does not, ``noise`` and
     ``b_simple`` are None because the relative noise is not measurable.
+    The ``*_stderr`` fields are standard errors of the estimates (None: not estimated);
+    ``method`` says how they were measured: per-example or two-batch.
     """
 
     tr_sigma: float
@@ -137,6 +179,10 @@ class NoiseStats:
     g_norm2_raw: float
     n_train: int
     resolved: bool
+    tr_sigma_stderr: float | None = None
+    g_norm2_stderr: float | None = None
+    b_simple_stderr: float | None = None
+    method: str = "per-example"
 
     def noise(self, batch_size: int) -> float | None:
         """Expected relative error of a size-B minibatch gradient; 0 at B = N, None if unresolved."""
@@ -180,24 +226,33 @@ def measure_noise(
     m = x_probe.shape[0]
     if m < 2:
         raise ValueError(f"the probe set needs at least 2 examples, got {m}")
+    with no_trace(model):
+        g_ref = mean_gradient(model, loss_fn, x_ref, y_ref)
+        probe = _probe_sums(model, loss_fn, x_probe, y_probe, g_ref, probe_chunk)
     # The 1/(M-1) sample variance of a without-replacement sample is unbiased for
     # S^2 = 1/(N-1) sum |g_i - G|^2; times (N-1)/N it estimates the population tr_sigma
     # (and equals it exactly when the probe is the whole training set).
-    s2 = _probe_sum_sq_dev(model, loss_fn, x_probe, y_probe, probe_chunk) / (m - 1)
-    tr_sigma_t = s2 * ((n_train - 1) / n_train) if n_train > 1 else s2 * 0.0
-    g_ref = mean_gradient(model, loss_fn, x_ref, y_ref)
+    pop = (n_train - 1) / n_train if n_train > 1 else 0.0
+    tr_sigma_t = probe.m2 / (m - 1) * pop
     raw_t = g_ref @ g_ref
     # One host sync for all the floats.
-    tr_sigma, g_norm2_raw = torch.stack([tr_sigma_t, raw_t]).tolist()
+    tr_sigma, g_norm2_raw, d_sd, proj_var, sigma2 = torch.stack(
+        [tr_sigma_t, raw_t, probe.dev2.std(), probe.proj.var(), probe.sigma2]).tolist()
     # E|G_R|^2 = |G|^2 + tr_sigma/|R| * (N-|R|)/(N-1): remove R's own sampling noise.
-    g_norm2 = g_norm2_raw - tr_sigma / x_ref.shape[0] * finite_population_factor(
-        x_ref.shape[0], n_train
-    )
+    r = x_ref.shape[0]
+    fpc_r = finite_population_factor(r, n_train)
+    g_norm2 = g_norm2_raw - tr_sigma / r * fpc_r
+    # Standard errors: tr_sigma is a mean of M squared deviations; |G_R|^2 varies as
+    # 4 G^T Sigma G / |R| + 2 tr(Sigma^2) / |R|^2 (times the finite-population factors).
+    tr_se = d_sd / math.sqrt(m) * math.sqrt(finite_population_factor(m, n_train)) * pop * m / (m - 1)
+    g_se = math.sqrt(max(0.0, 4 * proj_var / r * fpc_r + 2 * sigma2 / r**2 * fpc_r**2 + (tr_se * fpc_r / r) ** 2))
     # Below eps * tr_sigma, |G|^2 is indistinguishable from rounding error in the gradients
     # (and would give b_simple > 1/eps, larger than any dataset): call it unresolved.
     floor = torch.finfo(g_ref.dtype).eps * tr_sigma
     resolved = g_norm2 > floor
-    return NoiseStats(tr_sigma, g_norm2, g_norm2_raw, n_train, resolved)
+    b_se = (tr_sigma / g_norm2 * math.hypot(tr_se / tr_sigma if tr_sigma > 0 else 0.0, g_se / g_norm2)
+            if resolved else None)
+    return NoiseStats(tr_sigma, g_norm2, g_norm2_raw, n_train, resolved, tr_se, g_se, b_se)
 
 
 def empirical_sq_error(
@@ -220,7 +275,7 @@ def empirical_sq_error(
     if not 1 <= batch_size <= n:
         raise ValueError(f"batch size must be in 1..{n}, got {batch_size}")
     idx = torch.stack([torch.randperm(n, generator=generator)[:batch_size] for _ in range(draws)])
-    idx = idx.to(x.device)
+    idx = idx.to(x.device)  # data in host memory: its rows are copied to the model in mean_gradient
     errs = []
     for k in range(draws):
         g = mean_gradient(model, loss_fn, x[idx[k]], y[idx[k]])
@@ -297,13 +352,14 @@ def measure_noise_slope(
     bad = [b for b in batch_sizes if not 1 <= b <= n]
     if bad:
         raise ValueError(f"batch sizes must be in 1..{n}, got {bad}")
-    G = mean_gradient(model, loss_fn, x_train, y_train)
     sampled = [b for b in batch_sizes if b < n]
     mse = []
-    for b in sampled:
-        if should_stop is not None and should_stop():
-            return NoiseSlope(at, None, None, (), None, "not measured: the run was stopped")
-        mse.append(empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean())
+    with no_trace(model):
+        G = mean_gradient(model, loss_fn, x_train, y_train)
+        for b in sampled:
+            if should_stop is not None and should_stop():
+                return NoiseSlope(at, None, None, (), None, "not measured: the run was stopped")
+            mse.append(empirical_sq_error(model, loss_fn, x_train, y_train, b, draws, G, generator).mean())
     # One host sync for |G|^2 and every batch size's mean squared error.
     g_norm2, *mse_values = torch.stack([G @ G, *mse]).tolist()
     b_simple = stats.b_simple() if stats is not None else None
