@@ -14,18 +14,15 @@ from collections.abc import Callable
 import torch
 
 from tuilab.engine.data import Data
-from tuilab.presets import Experiment, Variant
+from tuilab.engine.noise import no_trace
+from tuilab.engine.settings import LaneSettings
+from tuilab.engine.settings import (
+    scaled_lr as scaled_lr,  # public here too: branch and adaptive lanes use it
+)
+from tuilab.engine.summary import LaneStatus
+from tuilab.presets import Experiment
 
 LOSS_FOLD = 64  # minibatch losses kept on the device before they are summed into loss_sum
-
-
-def scaled_lr(lr: float, rule: str, batch_size: int, base: int) -> float:
-    """Learning rate for batch size B under a scaling rule (Goyal et al. 2017; Hoffer et al. 2017)."""
-    if rule == "linear":
-        return lr * batch_size / base
-    if rule == "sqrt":
-        return lr * math.sqrt(batch_size / base)
-    return lr
 
 
 def sampler_seed(seed: int, lane_index: int) -> int:
@@ -52,33 +49,38 @@ def sync(device: torch.device) -> None:
 class Lane:
     """Trains one model at one batch size (schedule permitting) on the shared data."""
 
-    def __init__(self, index: int, label: str, batch_size: int, exp: Experiment, variant: Variant | None,
-                 data: Data, model: torch.nn.Module, loss_fn: Callable):
-        self.index = index
-        self.label = label
-        self.batch_size0 = batch_size
+    def __init__(self, settings: LaneSettings, exp: Experiment, data: Data, model: torch.nn.Module,
+                 loss_fn: Callable):
+        self.settings = settings
+        self.index = settings.index
+        self.label = settings.label
+        self.batch_size0 = batch_size = settings.batch_size
         self.exp = exp
         self.data = data
         self.model = model
         self.loss_fn = loss_fn
         self.n = data.n_train
-        self.device = data.x_train.device
-        rule = (variant.lr_scaling if variant and variant.lr_scaling else exp.optimizer.lr_scaling)
-        base_lr = variant.lr if variant and variant.lr else exp.optimizer.lr
-        self.lr0 = scaled_lr(base_lr, rule, batch_size, exp.optimizer.base_batch_size)
-        self.decay_epochs = sorted(variant.decay_epochs) if variant else []
-        self.decay_factor = variant.decay_factor if variant else 1.0
-        self.grow_epochs = sorted(variant.grow_epochs) if variant else []
-        self.grow_factor = variant.grow_factor if variant else 1
+        self.device = data.device
+        # budget.micro_batch: rows per forward/backward (None: the whole batch at once);
+        # "auto" starts whole and halves on out-of-memory (fit_micro_batch, train_step).
+        micro = exp.budget.micro_batch
+        self.auto_micro = micro == "auto"
+        self.micro: int | None = None if self.auto_micro else micro
+        self.lr0 = settings.lr0
+        self.decay_epochs = list(settings.decay_epochs)
+        self.decay_factor = settings.decay_factor
+        self.grow_epochs = list(settings.grow_epochs)
+        self.grow_factor = settings.grow_factor
         self.optimizer = build_optimizer(exp, model.parameters(), self.lr0)
         # Minibatch order: a CPU generator per lane, so a plain loop can replay it exactly.
-        self.generator = torch.Generator().manual_seed(sampler_seed(exp.seed, index))
-        self.perm = torch.empty(0, dtype=torch.long, device=self.device)
+        self.generator = torch.Generator().manual_seed(sampler_seed(exp.seed, self.index))
+        # Indices live with the data: on the device, or on the host for data kept there.
+        self.perm = torch.empty(0, dtype=torch.long, device=data.x_train.device)
         self.pos = 0
         self.step = 0
         self.examples = 0
         self.seconds = 0.0
-        self.status = "running"
+        self.status = LaneStatus.RUNNING
         self.reason = ""
         self.loss_sum = torch.zeros((), device=self.device)  # device-side: no sync per step
         self.losses: list[torch.Tensor] = []  # the latest minibatch losses, on the device
@@ -131,10 +133,10 @@ class Lane:
         # Without replacement within an epoch; a remainder smaller than B is dropped.
         if self.pos + b > self.perm.numel():
             perm = torch.randperm(self.n, generator=self.generator)
-            if self.device.type == "cuda":
+            if self.device.type == "cuda" and self.data.on_device:
                 # A copy from pageable memory synchronises the GPU; from pinned memory it does not.
                 perm = perm.pin_memory().to(self.device, non_blocking=True)
-            self.perm = perm.to(self.device)
+            self.perm = perm.to(self.data.x_train.device)
             self.pos = 0
         idx = self.perm[self.pos:self.pos + b]
         self.pos += b
@@ -146,10 +148,8 @@ class Lane:
             self._refresh_schedule()
         b = self._b
         idx = self._next_indices(b)
-        xb, yb = self.data.x_train[idx], self.data.y_train[idx]
-        loss = self.loss_fn(self.model(xb), yb)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = self._gradient(idx, b)
         self.optimizer.step()
         # Keep the loss on the device; summing every LOSS_FOLD steps costs a third of
         # an add per step (this is not a sync: nothing is read back).
@@ -159,6 +159,50 @@ class Lane:
         self.loss_count += 1
         self.step += 1
         self.examples += b
+
+    def _gradient(self, idx: torch.Tensor, b: int) -> torch.Tensor:
+        """Backward of the mean loss over the rows idx; returns that loss (detached).
+
+        With a micro-batch m < B the rows go through in slices of m, each slice's mean
+        loss weighted by its share of B: the summed gradients are those of the whole
+        batch (the same SGD step, BatchNorm aside). micro_batch = auto halves m on
+        out-of-memory and tries the same rows again.
+        """
+        while True:
+            try:
+                m = self.micro
+                if m is None or m >= b:
+                    xb, yb = self.data.batch(idx)
+                    loss = self.loss_fn(self.model(xb), yb)
+                    loss.backward()
+                    return loss.detach()
+                total = torch.zeros((), device=self.device)
+                for part in idx.split(m):
+                    xb, yb = self.data.batch(part)
+                    loss = self.loss_fn(self.model(xb), yb) * (len(part) / b)
+                    loss.backward()
+                    total += loss.detach()
+                return total
+            except torch.OutOfMemoryError:
+                if not self.auto_micro or (self.micro or b) <= 1:
+                    raise
+                self.micro = max(1, min(self.micro or b, b) // 2)
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+    def fit_micro_batch(self) -> int | None:
+        """micro_batch = auto: one forward and backward at the starting batch size, halving the
+        micro-batch on out-of-memory until it fits; leaves no trace. The micro-batch, or None."""
+        idx = torch.arange(self.batch_size0, device=self.data.x_train.device)
+        with no_trace(self.model):
+            self._gradient(idx, self.batch_size0)
+        self.model.zero_grad(set_to_none=True)
+        return self.micro_batch()
+
+    def micro_batch(self) -> int | None:
+        """Rows per forward/backward when the step accumulates, else None."""
+        return self.micro if self.micro is not None and self.micro < self.batch_size() else None
 
     def units(self, unit: str) -> float:
         """How much of the budget this lane has used, in the budget's unit."""

@@ -33,10 +33,13 @@ from tuilab.engine.events import (
     RunStarted,
 )
 from tuilab.engine.lanes import Lane
-from tuilab.engine.models import build_model, count_parameters, describe_model, loss_function
+from tuilab.engine.models import build_model, check_model, count_parameters, describe_model, make_loss
 from tuilab.engine.noise import NoiseStats, measure_noise, measure_noise_slope
+from tuilab.engine.twobatch import measure_noise_two_batch, two_batch_sizes
+from tuilab.engine.usercode import UserCode
 from tuilab.engine.record import RunRecord
 from tuilab.engine.settings import lane_settings, pilot_experiment
+from tuilab.engine.summary import LaneStatus
 from tuilab.errors import UserError
 from tuilab.format import lane_name
 from tuilab.presets import Experiment
@@ -58,6 +61,8 @@ class Plan:
     x_probe: torch.Tensor
     y_probe: torch.Tensor
     started: RunStarted
+    noise_method: str = "per-example"  # or "two-batch" (at noise_batches = (b, B))
+    noise_batches: tuple[int, int] = (0, 0)
 
     def set_run_dir(self, run_dir) -> None:
         """Name the run directory in RunStarted (it is made only after every input check passed)."""
@@ -90,18 +95,27 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     """Resolve device, load data, build one model per lane (identical initial weights)."""
     check_resources(exp)
     device = resolve_device(exp.device)
-    data = load_dataset(exp.dataset, exp.seed, device)
+    code = UserCode()  # the user's files: each imported once per run
+    data = load_dataset(exp.dataset, exp.seed, device, code)
     sizes = resolve_batch_sizes(exp, data.n_train, data.description)
-    loss_fn = loss_function(data.task)
+    loss_fn = make_loss(exp.model, data.task, code)
+    method, why = check_model(exp.model, exp.measure.noise_method, exp.seed, data, loss_fn, code)
     exp = pilot_experiment(exp)  # unchanged unless exp.pilot: then a tenth of the budget
     lanes: list[Lane] = []
     for settings in lane_settings(exp, sizes):
         torch.manual_seed(exp.seed)  # every lane starts from the same weights
-        model = build_model(exp.model, data).to(device)
+        model = build_model(exp.model, data, code).to(device)
         lanes.append(Lane(settings, exp, data, model, loss_fn))
+        if lanes[-1].auto_micro:
+            lanes[-1].fit_micro_batch()
     ref, probe = measurement_indices(exp, data.n_train)
-    ref, probe = ref.to(device), probe.to(device)
+    x_ref, y_ref = data.batch(ref)
+    x_probe, y_probe = data.batch(probe)
+    noise_batches = two_batch_sizes(data.n_train, min(sizes), exp.measure.noise_batches)
     notices = []
+    if method == "two-batch":
+        notices.append(f"noise measured from minibatch gradients at B={noise_batches[0]} and "
+                       f"{noise_batches[1]} (two-batch): {why}")
     if device.type == "cpu" and exp.device == "auto":
         notices.append("no GPU found: running on cpu")
     started = RunStarted(
@@ -109,11 +123,12 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
         model=describe_model(exp.model, data), n_train=data.n_train, n_test=data.n_test,
         n_params=count_parameters(lanes[0].model), budget_unit=exp.budget.unit,
         budget_amount=exp.budget.amount,
-        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index)
-                    for ln in lanes),
+        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index,
+                             micro_batch=ln.micro_batch())
+                    for ln in lanes), noise_method=method, user_code=tuple(exp.user_code()),
         run_dir=run_dir, notices=tuple(notices), pilot=exp.pilot)
-    return Plan(exp, device, data, lanes, loss_fn, data.x_train[ref], data.y_train[ref],
-                data.x_train[probe], data.y_train[probe], started)
+    return Plan(exp, device, data, lanes, loss_fn, x_ref, y_ref, x_probe, y_probe, started,
+                method, noise_batches)
 
 
 def device_name(device: torch.device) -> str:
@@ -158,24 +173,33 @@ class _Runner:
         p = self.plan
         if lane.step == 0:
             if self._init_stats is None:
-                self._init_stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe,
-                                                 p.y_probe, p.data.n_train)
+                self._init_stats = self._measure_noise(lane)
             return self._init_stats
         step, stats = self._last_stats.get(lane.index, (-1, None))
         if step != lane.step or stats is None:
-            stats = measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
+            stats = self._measure_noise(lane)
             self._last_stats[lane.index] = (lane.step, stats)
         return stats
+
+    def _measure_noise(self, lane: Lane) -> NoiseStats:
+        """tr_sigma and |G|^2 by the plan's method: per-example gradients, or two batch sizes."""
+        p = self.plan
+        if p.noise_method == "two-batch":
+            b, big = p.noise_batches
+            return measure_noise_two_batch(lane.model, p.loss_fn, p.data.batch, p.data.n_train, b, big,
+                                           self.exp.measure.noise_draws,
+                                           torch.Generator().manual_seed(self.exp.seed + 104_729 + lane.step))
+        return measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
 
     def report(self, lane: Lane) -> LaneProgress | LaneFailed:
         """Measure a lane at its current parameters (not on its clock)."""
         try:
             return self._measure(lane)
         except torch.OutOfMemoryError:  # evaluation and per-example gradients need memory too
-            return self.fail(lane, "out_of_memory", f"out of device memory measuring batch size "
+            return self.fail(lane, LaneStatus.OUT_OF_MEMORY, f"out of device memory measuring batch size "
                                                     f"{lane.batch_size()}; the other lanes go on")
         except Exception as e:  # the user's model, or a bug: this lane fails, the others go on
-            return self.fail(lane, "error", *describe(e))
+            return self.fail(lane, LaneStatus.ERROR, *describe(e))
 
     def _measure(self, lane: Lane) -> LaneProgress | LaneFailed:
         p = self.plan
@@ -183,7 +207,7 @@ class _Runner:
         running = lane.take_running_loss()
         train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
         if not _finite(train_loss) or (trained and not _finite(running)):
-            return self.fail(lane, "diverged", f"loss became {train_loss if not _finite(train_loss) else running} "
+            return self.fail(lane, LaneStatus.DIVERGED, f"loss became {train_loss if not _finite(train_loss) else running} "
                                                f"at step {lane.step} (lr {lane.lr():.3g} too high?)")
         test_loss, test_acc = evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification)
         stats = None
@@ -206,6 +230,9 @@ class _Runner:
             b_simple=stats.b_simple() if stats else None,
             tr_sigma=stats.tr_sigma if stats else None,
             g_norm2=stats.g_norm2 if stats else None,
+            tr_sigma_stderr=stats.tr_sigma_stderr if stats else None,
+            g_norm2_stderr=stats.g_norm2_stderr if stats else None,
+            b_simple_stderr=stats.b_simple_stderr if stats and stats.resolved else None,
             memory_bytes=lane.memory_bytes)
 
     def fail(self, lane: Lane, status: str, reason: str, traceback: str = "") -> LaneFailed:
@@ -224,11 +251,11 @@ class _Runner:
                 self.fault_hook(lane)
             lane.train_slice(self.unit, target, SLICE_SECONDS, self.control.interrupted)
         except torch.OutOfMemoryError:
-            yield self.fail(lane, "out_of_memory",
+            yield self.fail(lane, LaneStatus.OUT_OF_MEMORY,
                             f"out of device memory at batch size {lane.batch_size()}; the other lanes go on")
             return
         except Exception as e:  # e.g. the user's model raising mid-training: this lane fails
-            yield self.fail(lane, "error", *describe(e))
+            yield self.fail(lane, LaneStatus.ERROR, *describe(e))
             return
         if self.control.stop.is_set() or lane.units(self.unit) < target - 1e-9:
             return
@@ -242,8 +269,8 @@ class _Runner:
         self.next_mark[lane.index] = max(self.next_mark[lane.index] + self.every,
                                          (math.floor(done / self.every + 1e-9) + 1) * self.every)
         if done >= self.amount - 1e-9:
-            lane.status = "finished"
-            yield LaneFinished(lane.index, "finished", lane.step, lane.examples, lane.seconds)
+            lane.status = LaneStatus.FINISHED
+            yield LaneFinished(lane.index, LaneStatus.FINISHED, lane.step, lane.examples, lane.seconds)
 
 
 def run_plan(plan: Plan, control: Control | None = None,
@@ -275,7 +302,7 @@ def run_plan(plan: Plan, control: Control | None = None,
             break
         yield emit(runner.report(lane))
     while not control.stop.is_set():
-        active = [ln for ln in trained if ln.status == "running"]
+        active = [ln for ln in trained if ln.status == LaneStatus.RUNNING]
         if not active:
             break
         if control.paused:
@@ -286,9 +313,9 @@ def run_plan(plan: Plan, control: Control | None = None,
             yield emit(ev)
     interrupted = control.stop.is_set()
     for lane in trained:
-        if lane.status == "running":
-            lane.status = "cancelled"
-            yield emit(LaneFinished(lane.index, "cancelled", lane.step, lane.examples, lane.seconds))
+        if lane.status == LaneStatus.RUNNING:
+            lane.status = LaneStatus.CANCELLED
+            yield emit(LaneFinished(lane.index, LaneStatus.CANCELLED, lane.step, lane.examples, lane.seconds))
     if slopes and not interrupted:
         end = _final_slope(plan, record, runner.noise_stats, control.stop.is_set)
         if end is not None:
@@ -310,7 +337,7 @@ def best_finished_lane(plan: Plan, record: RunRecord) -> Lane | None:
         return math.inf if v is None else v
 
     # The record's status, not the Lane's: a Ray driver's lanes train elsewhere.
-    done = [ln for ln in plan.lanes if record.lanes[ln.index].status == "finished"]
+    done = [ln for ln in plan.lanes if record.lanes[ln.index].status == LaneStatus.FINISHED]
     return min(done, key=final_loss) if done else None
 
 
