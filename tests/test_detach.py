@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tuilab.listing import run_status
+from tuilab.engine.store import run_status
 
 
 def test_detached_run_outlives_its_parent_and_finishes(tmp_path):

@@ -15,6 +15,7 @@ from tuilab.engine.events import (
     event_to_dict,
 )
 from tuilab.engine.store import RunStore, follow, read_events, read_summary
+from tuilab.engine.summary import RunSummary
 from tuilab.errors import UserError
 from tuilab.presets import Experiment, load_preset
 
@@ -34,7 +35,7 @@ EVENTS = [
     NoiseSlope("init", -0.5, 0.01, (SlopePoint(8, 1.0, 0.98), SlopePoint(32, 0.5, None)), 12.0, "ok"),
     _progress(0, 1, 0.7),
     LaneFailed(1, "diverged", "loss became nan", 3, 96, 0.1),
-    RunFinished(False, 1.5, {"a": 1}),
+    RunFinished(False, 1.5, RunSummary(name="t", b_simple=12.0)),
 ]
 
 
@@ -55,16 +56,18 @@ def test_store_writes_everything_and_reads_it_back(tmp_path):
     assert env["device"] == "cpu" and "torch" in env
     events, warning = read_events(d)
     assert events == EVENTS and warning is None
-    assert read_summary(d) == {"a": 1, "interrupted": False, "wall_seconds": 1.5}
+    summary = read_summary(d)
+    assert RunSummary.from_json(summary) == RunSummary(name="t", b_simple=12.0, wall_seconds=1.5)
+    assert (summary["status"], summary["error"], summary["interrupted"]) == ("finished", None, False)
 
 
 def test_nan_is_written_as_null_not_invalid_json(tmp_path):
     store = RunStore.create(tmp_path, Experiment())
-    store.write(RunFinished(True, float("nan"), {"x": float("inf")}))
+    store.write(RunFinished(True, float("nan"), RunSummary(b_simple=float("inf"))))
     store.close()
     line = (store.path / "metrics.jsonl").read_text()
     assert "NaN" not in line and "Infinity" not in line
-    assert read_summary(store.path)["x"] is None
+    assert read_summary(store.path)["b_simple"] is None
 
 
 def test_damaged_metrics_are_read_up_to_the_damage(tmp_path):

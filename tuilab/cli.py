@@ -1,7 +1,12 @@
 """Command line: `tuilab [PRESET] [--run]` opens the lab; subcommands run headless.
 
-Mistakes of the user print one line and exit 2; an interrupted run exits 130
-(or 128 + the signal) with its run directory kept.
+Exit codes (tuilab/errors.py):
+  0    done (lanes that diverged or failed are results, not errors)
+  2    a mistake of the user: one line on stderr, nothing started
+  3    the run directory could not be written (disk full, removed, not writable):
+       the run stopped, what was written before is kept, `--json` still prints the summary
+  4    a fault inside the engine outside any lane failed the run (traceback in RUN_DIR/errors.log)
+  130  Ctrl-C (128 + the signal for SIGTERM, SIGHUP): interrupted, its run directory kept
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ import argparse
 import math
 import sys
 
-from tuilab.errors import UserError
+from tuilab.errors import EXIT_BAD_INPUT, UserError
+from tuilab.experiment_args import load_experiment
 from tuilab.ui.terminal import add_terminal_flags, apply_terminal_flags
 
 SUBCOMMANDS = ("run", "watch", "presets", "devices", "runs", "export")
-EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,37 +79,16 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
             "presets": _Parser(prog="tuilab presets"), "devices": _Parser(prog="tuilab devices")}
 
 
-def load_experiment(args: argparse.Namespace):
-    """The preset named on the command line with the overrides applied, validated."""
-    from tuilab.presets import experiment_from_dict, load_preset, parse_batch_sizes, resolve_preset
-
-    path = resolve_preset(args.preset)
-    exp = load_preset(path)
-    data = exp.model_dump()
-    if args.device:
-        data["device"] = args.device
-    if args.batch_sizes is not None:
-        data["batch_sizes"] = parse_batch_sizes(args.batch_sizes)
-    budgets = [(u, getattr(args, u)) for u in ("epochs", "steps", "seconds") if getattr(args, u) is not None]
-    if len(budgets) > 1:
-        raise UserError("give only one of --epochs, --steps, --seconds")
-    if budgets:
-        data["budget"] = {"unit": budgets[0][0], "amount": budgets[0][1]}
-    if args.seed is not None:
-        data["seed"] = args.seed
-    if args.backend:
-        data["resources"]["backend"] = args.backend
-    if args.address:
-        data["resources"]["address"] = args.address
-    return experiment_from_dict(data, "command line")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parsers = build_parser()
     cmd = argv[0] if argv and argv[0] in SUBCOMMANDS else ""
     try:
         args = parsers[cmd].parse_args(argv[1:] if cmd else argv)
+        if cmd == "run" and args.detach:
+            from tuilab.detach import detach
+
+            return detach(load_experiment(args), args)
         if cmd == "run":
             from tuilab.headless import run_headless
 

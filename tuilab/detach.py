@@ -16,17 +16,17 @@ from tuilab.presets import Experiment
 
 
 def detach(exp: Experiment, args: argparse.Namespace) -> int:
+    """Start `exp` training in its own session; print its run directory and return 0."""
     from tuilab.engine.run import prepare
-    from tuilab.engine.store import RunStore
+    from tuilab.engine.store import DETACH_LOG, EXPERIMENT, RunStore
 
     prepare(exp)  # raises UserError for bad input before anything starts
     store = RunStore.create(args.out, exp)
     store.close()
-    log = open(store.path / "log.txt", "ab")
-    cmd = [sys.executable, "-m", "tuilab.cli", "run", str(store.path / "experiment.toml"),
-           "--into", str(store.path)]
-    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             start_new_session=True, env={**os.environ, "TUILAB_DETACHED": "1"})
+    cmd = [sys.executable, "-m", "tuilab.cli", "run", str(store.path / EXPERIMENT), "--into", str(store.path)]
+    with open(store.path / DETACH_LOG, "ab") as log:  # the child has its own copy of the descriptor
+        child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, env={**os.environ, "TUILAB_DETACHED": "1"})
     store.set_writer_pid(child.pid)  # so `tuilab runs` sees it running from this moment
     print(store.path)
     print(f"training in the background (pid {child.pid}); follow it with: tuilab watch {store.path}",

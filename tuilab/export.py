@@ -18,6 +18,7 @@ from pathlib import Path
 from tuilab.engine.events import LaneInfo, LaneProgress, RunStarted
 from tuilab.engine.store import check_run_dir, read_events
 from tuilab.errors import UserError
+from tuilab.format import lane_name
 from tuilab.presets import Experiment, atomic_write_text, load_preset
 
 CSV_COLUMNS = ("lane", "label", "batch_size", "step", "examples", "epoch", "seconds", "lr", "train_loss",
@@ -89,7 +90,7 @@ def export_lane(run_dir: str | Path, batch_size: int, label: str | None = None,
                         f"{started.n_train}; the files changed since the run")
     steps = sorted({p.step for p in reports if p.lane == lane.lane})
     if not steps:
-        raise UserError(f"lane B={_lane_name(lane)} has no reports yet; nothing to reproduce")
+        raise UserError(f"lane {lane_name(lane)} has no reports yet; nothing to reproduce")
     script = Path(output) if output else _default_script_path(run_dir, lane)
     data_path = script.with_suffix(".pt")
     ref, _probe = measurement_indices(exp, data.n_train)

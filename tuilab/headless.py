@@ -26,7 +26,8 @@ from tuilab.engine.events import (
     RunFinished,
     RunStarted,
 )
-from tuilab.engine.store import RunDirError
+from tuilab.engine.store import RunDirError, RunStore, dumps, summary_json
+from tuilab.engine.summary import LaneStatus, RunSummary
 from tuilab.errors import EXIT_RUN_DIR, EXIT_RUN_FAILED
 from tuilab.format import SUMMARY_COLUMNS, fmt_count, fmt_float, lane_name, summary_rows
 from tuilab.presets import Experiment
@@ -93,7 +94,6 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
             from tuilab.engine.backends import lane_events
             from tuilab.engine.faults import fail_safe
             from tuilab.engine.run import Control, prepare
-            from tuilab.engine.store import RunStore, dumps, summary_json
 
             sigs.control = control = Control()
             plan = prepare(exp)  # every input check happens here, before a directory is made
@@ -106,10 +106,10 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
         plan.set_run_dir(store.path)
         end = _drive(fail_safe(lane_events(plan, control), exp), store, control, console)
     error = str(store.error) if store.error else None
-    summary = summary_json(end, error) if end is not None else {"status": "failed", "error": error}
-    _safe(lambda: console.print(summary_table(summary)))
-    if summary.get("recommendation", {}).get("text"):
-        _safe(lambda: console.print(summary["recommendation"]["text"]))
+    summary = summary_json(end, error)
+    _safe(lambda: console.print(summary_table(end.summary, summary["status"])))
+    if end.summary is not None and end.summary.recommendation is not None:
+        _safe(lambda: console.print(end.summary.recommendation.text, highlight=False))
     if summary["error"]:
         _safe(lambda: console.print(f"[red]tuilab: {escape(summary['error'])}[/]", highlight=False))
     if args.json:
@@ -122,13 +122,13 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
     return EXIT_RUN_FAILED if summary["error"] else 0
 
 
-def _drive(events, store, control, console: Console) -> RunFinished | None:
+def _drive(events, store, control, console: Console) -> RunFinished:
     """Write every event to the run directory and show progress; returns the RunFinished.
 
     When the directory cannot be written the run is stopped and its last events
     (cancelled lanes, RunFinished with the summary) are still shown, not written.
     """
-    end = None
+    end = None  # fail_safe ends every stream with a RunFinished
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                         TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console,
                         transient=False, disable=not console.is_terminal and not sys.stderr.isatty())
@@ -138,9 +138,8 @@ def _drive(events, store, control, console: Console) -> RunFinished | None:
         for ev in events:
             try:
                 store.write(ev)
-            except RunDirError as e:
+            except RunDirError:  # said once, at the end, beside the summary
                 control.stop.set()
-                _safe(lambda e=e: console.print(f"[red]tuilab: {escape(str(e))}[/]", highlight=False))
             if isinstance(ev, RunStarted):
                 _safe(lambda ev=ev: console.print(
                     f"[bold]{ev.name}[/] · {ev.dataset} · {ev.model} · {ev.device_name} · run dir {ev.run_dir}"))
@@ -154,7 +153,7 @@ def _drive(events, store, control, console: Console) -> RunFinished | None:
                 progress.update(tasks[ev.lane], completed=ev.progress, stats=stats)
             elif isinstance(ev, LaneFailed):
                 progress.update(tasks[ev.lane], stats=f"[red]{ev.status}: {escape(ev.reason)}[/]")
-            elif isinstance(ev, LaneFinished) and ev.status == "cancelled":
+            elif isinstance(ev, LaneFinished) and ev.status == LaneStatus.CANCELLED:
                 progress.update(tasks[ev.lane], stats="[yellow]cancelled[/]")
             elif isinstance(ev, NoiseSlope) and ev.slope is not None:
                 _safe(lambda ev=ev: console.print(
@@ -167,13 +166,12 @@ def _drive(events, store, control, console: Console) -> RunFinished | None:
     return end
 
 
-def summary_table(summary: dict) -> Table:
+def summary_table(summary: RunSummary | None, status: str) -> Table:
     """The lanes side by side, as rich renders them at the end of a run."""
-    t = Table(title=f"{summary.get('name')} · {'interrupted' if summary.get('interrupted') else 'done'}"
-                    f" · run dir {summary.get('run_dir')}", title_justify="left")
+    name, run_dir = (summary.name, summary.run_dir) if summary else (None, None)
+    t = Table(title=f"{name} · {status} · run dir {run_dir}", title_justify="left")
     for col in SUMMARY_COLUMNS:
         t.add_column(col, justify="right")
-    for row in summary_rows(summary):
+    for row in summary_rows(summary) if summary else []:
         t.add_row(*row)
     return t
-

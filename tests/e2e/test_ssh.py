@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sshd import remote
 
-from tuilab.listing import run_status
+from tuilab.engine.store import run_status
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ class Control:
     def __init__(self) -> None:
         self.stop = threading.Event()
         self._paused = threading.Event()
+        self.cancelled = False  # the stop was the user's cancel: the run is listed as cancelled
 
     @property
     def paused(self) -> bool:
@@ -24,6 +25,11 @@ class Control:
 
     def resume(self) -> None:
         self._paused.clear()
+
+    def cancel(self) -> None:
+        """Stop because the user asked to (a quit, a signal or a fault only set `stop`)."""
+        self.cancelled = True
+        self.stop.set()
 
     def interrupted(self) -> bool:
         """True when training should leave its inner loop now (stop or pause)."""

@@ -7,8 +7,10 @@ The same events feed the run directory, the TUI and the headless printer, and
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from tuilab.engine.summary import LaneStatus, RunSummary, SlopePoint
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class LaneInfo:
     batch_size: int
     lr: float
     micro_batch: int | None = None  # rows per forward/backward when the step accumulates; None: whole batch
+    lr_index: int | None = None  # position of the lane's lr in the optimizer's lr_grid; None: no grid
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RunStarted:
     notices: tuple[str, ...] = ()
     noise_method: str = "per-example"  # per-example | two-batch: how tr_sigma and |G|^2 are measured
     user_code: tuple[str, ...] = ()  # files or modules of the user's that this run imports
+    pilot: bool = False  # a pilot: a tenth of the budget, to predict the best batch size
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class LaneProgress:
     test_loss: float | None
     test_accuracy: float | None
     samples_per_s: float  # over the steps since the previous report
-    noise: float | None = None  # noise(B) of DESIGN.md, None if not measured or |G| unresolved
+    noise: float | None = None  # noise(B) (docs/measurements.md), None if not measured or |G| unresolved
     b_simple: float | None = None
     tr_sigma: float | None = None
     g_norm2: float | None = None  # |G|^2 corrected for R's sampling noise
@@ -66,13 +70,6 @@ class LaneProgress:
     g_norm2_stderr: float | None = None
     b_simple_stderr: float | None = None
     memory_bytes: int | None = None  # device memory of this lane (CUDA only)
-
-
-@dataclass(frozen=True)
-class SlopePoint:
-    batch_size: int
-    measured: float  # RMS |g_B - G| / |G| over K draws
-    predicted: float | None  # the formula's noise(B) at the same parameters
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class NoiseSlope:
 @dataclass(frozen=True)
 class LaneFinished:
     lane: int
-    status: str  # finished | cancelled
+    status: LaneStatus  # finished | cancelled
     steps: int
     examples: int
     seconds: float
@@ -99,18 +96,22 @@ class LaneFinished:
 @dataclass(frozen=True)
 class LaneFailed:
     lane: int
-    status: str  # diverged | out_of_memory | error
+    status: LaneStatus  # diverged | out_of_memory | error
     reason: str
     steps: int
     examples: int
     seconds: float
+    traceback: str = ""  # status error: the exception's traceback (the store copies it to errors.log)
 
 
 @dataclass(frozen=True)
 class RunFinished:
     interrupted: bool
     wall_seconds: float
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
+    cancelled: bool = False  # stopped by the user's cancel, not by a quit, a signal or a fault
+    error: str | None = None  # a fault outside any lane failed the run: the exception's last line
+    traceback: str = ""  # with error: its traceback (the store copies it to errors.log)
 
 
 Event = RunStarted | LaneProgress | NoiseSlope | LaneFinished | LaneFailed | RunFinished
@@ -132,4 +133,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         d["user_code"] = tuple(d.get("user_code", ()))
     if cls is NoiseSlope:
         d["points"] = tuple(SlopePoint(**x) for x in d["points"])
+    if cls in (LaneFinished, LaneFailed):
+        d["status"] = LaneStatus(d["status"])
+    if cls is RunFinished:
+        d["summary"] = RunSummary.from_json(d.get("summary"))
     return cls(**d)

@@ -21,11 +21,12 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tuilab.engine.control import Control
+from tuilab.engine.faults import describe
 from tuilab.presets import Experiment
-from tuilab.ui.messages import EngineEvents, RunRefused
+from tuilab.ui.messages import EngineEvents, RunError, RunRefused
 from tuilab.ui.notices import show_launch_notices
 from tuilab.ui.state import RunState
-from tuilab.ui.worker import follow_run, run_experiment
+from tuilab.ui.worker import EngineIdle, follow_run, run_experiment
 
 
 class TuilabApp(App):
@@ -56,8 +57,7 @@ class TuilabApp(App):
         self.run_screen = None
         self._run_id = 0
         self._stop_watch = threading.Event()
-        self.engine_idle = threading.Event()  # set while no worker thread runs (launch waits on it)
-        self.engine_idle.set()
+        self.engine_idle = EngineIdle()  # set while no worker thread runs (launch waits on it)
         self._devices: list[tuple[str, bool, str]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -129,19 +129,22 @@ class TuilabApp(App):
 
     @work(thread=True, exclusive=True, group="engine")
     def _drive(self, experiment: Experiment, control: Control, run_id: int) -> None:
-        self.engine_idle.clear()
+        self.engine_idle.enter()
+        post = self._poster(run_id, control.stop)
         try:
-            run_experiment(experiment, control, self._poster(run_id, control.stop), self.out_dir)
+            run_experiment(experiment, control, post, self.out_dir)
+        except Exception as e:  # a fault of the worker itself: shown, and the app stays up
+            post(RunError(describe(e)[0]))
         finally:
-            self.engine_idle.set()
+            self.engine_idle.leave()
 
     @work(thread=True, exclusive=True, group="engine")
     def _follow(self, run_dir: str, run_id: int) -> None:
-        self.engine_idle.clear()
+        self.engine_idle.enter()
         try:
             follow_run(run_dir, self._stop_watch, self._poster(run_id, self._stop_watch))
         finally:
-            self.engine_idle.set()
+            self.engine_idle.leave()
 
     # -- handlers (UI thread) ------------------------------------------------------------------
     def on_run_refused(self, msg: RunRefused) -> None:
@@ -149,11 +152,16 @@ class TuilabApp(App):
             self.control = None
             self.notify(msg.error, severity="error", timeout=10)
 
+    def on_run_error(self, msg: RunError) -> None:
+        if getattr(msg, "run_id", None) == self._run_id:
+            self.notify(msg.error, title="Run stopped", severity="error", timeout=30)
+
     def on_engine_events(self, msg: EngineEvents) -> None:
         if getattr(msg, "run_id", None) != self._run_id or not self.is_running:
             return  # a run that was left, replaced or quit: its last events go nowhere
         if self.state is None:
-            self.state = RunState(self.watch_dir)
+            exp = self.experiment if not self.watch_dir else _load_run_experiment(self.watch_dir)
+            self.state = RunState(self.watch_dir, exp)
         self.state.apply(msg.events)
         for warning in (e for e in msg.events if isinstance(e, str)):
             self.notify(warning, severity="warning", timeout=10)
@@ -167,7 +175,7 @@ class TuilabApp(App):
 
     def _title(self) -> str:
         s = self.state.started
-        exp = self.experiment if not self.watch_dir else _load_run_experiment(self.watch_dir)
+        exp = self.state.experiment
         opt = ""
         if exp is not None:
             o = exp.optimizer
@@ -192,7 +200,7 @@ class TuilabApp(App):
 
     def cancel_run(self) -> None:
         if self.control is not None and self.state is not None and not self.state.finished:
-            self.control.stop.set()
+            self.control.cancel()
             self.notify("cancelling: what was measured is kept")
 
     def leave_run(self) -> None:

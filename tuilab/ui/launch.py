@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from typing import NoReturn
 
 from tuilab.engine.store import check_run_dir
+from tuilab.streams import quiet_if_gone
 
 ENGINE_GRACE = 0.5  # seconds the engine gets, after quit, to write its last events (RunFinished)
 
@@ -35,14 +35,13 @@ def _run(app) -> NoReturn:
         code = 130
     app.stop_all()  # belt and braces: the worker must see stop even if unmount never ran
     app.engine_idle.wait(ENGINE_GRACE)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    quiet_if_gone()  # a flush that fails after SIGHUP must not skip the exit
     os._exit(code)
 
 
 def open_lab(args: argparse.Namespace) -> int:
     """Open Setup with the preset named on the command line (quickstart by default)."""
-    from tuilab.cli import load_experiment
+    from tuilab.experiment_args import load_experiment
     from tuilab.ui.app import TuilabApp
 
     exp = load_experiment(args)  # a bad preset is a UserError: one line, exit 2, no TUI

@@ -19,3 +19,11 @@ class RunRefused(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class RunError(Message):
+    """A run ended on an error: its directory could not be written, or a fault failed it."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

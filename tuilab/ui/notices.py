@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from tuilab.listing import recent_runs
+from tuilab.engine.store import recent_runs
 
 
 def launch_notice(out_dir: str | os.PathLike) -> tuple[str, str] | None:

@@ -13,6 +13,7 @@ from bisect import bisect_right
 
 from tuilab.engine.events import LaneProgress, RunFinished, RunStarted
 from tuilab.engine.record import RunRecord
+from tuilab.presets import Experiment
 
 AXES = ("epochs", "steps", "seconds")
 AXIS_FIELD = {"epochs": "epoch", "steps": "step", "seconds": "seconds"}
@@ -64,8 +65,9 @@ def interpolate(xs: list[float], ys: list[float], grid: list[float]) -> list[flo
 class RunState:
     """Record, bounded curves, wall clock and a revision number that changes with every batch."""
 
-    def __init__(self, run_dir: str | None = None) -> None:
+    def __init__(self, run_dir: str | None = None, experiment: Experiment | None = None) -> None:
         self.record = RunRecord()
+        self.experiment = experiment  # the run's preset (its target loss), None if unreadable
         self.series: dict[int, LaneSeries] = {}
         self.run_dir = run_dir
         self.started_wall: float | None = None

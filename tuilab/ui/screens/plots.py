@@ -15,7 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
-from tuilab.format import SUMMARY_COLUMNS, lane_name, summary_rows
+from tuilab.engine.summary import RunSummary
+from tuilab.format import SUMMARY_COLUMNS, lane_name, prediction_words, summary_rows
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.terminal import ascii_only
 
@@ -181,7 +182,7 @@ class PlotsScreen(Screen):
         plt.xscale("linear")
         plt.yscale("log")
         headroom(plt, all_ys, True, labels)
-        b_crit = (self.state.finished.summary or {}).get("b_crit") if self.state.finished else None
+        b_crit = self.summary().b_crit
         fitted = f" · fitted from steps to target: B_crit ≈ {b_crit:.3g}" if b_crit else ""
         plt.title(f"gradient noise scale b_simple = tr(Σ)/|G|² against {self.x_axis} (log){fitted}")
         plt.xlabel(self.x_axis)
@@ -197,13 +198,18 @@ class PlotsScreen(Screen):
                     marker="#" if ascii_only() else "sd")
         plt.xscale("linear")
         plt.yscale("linear")
-        plt.title("samples/s against batch size (each lane's own training clock)")
+        predicted = prediction_words(self.summary())
+        plt.title("samples/s against batch size (each lane's own training clock)" + (f" · {predicted}" if predicted else ""))
         plt.xlabel("batch size B")
         widget.refresh()
 
-    def draw_table(self) -> None:
+    def summary(self) -> RunSummary:
+        """The run's summary: the final one, or while live the same computation on what came so far."""
         fin = self.state.finished
-        summary = fin.summary if fin and fin.summary else self.state.record.summary()
+        # While live, the same target as the final summary: the preset's target_loss if it has one.
+        return fin.summary if fin and fin.summary else self.state.record.summary(self.state.experiment)
+
+    def draw_table(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        table.add_rows(summary_rows(summary))
+        table.add_rows(summary_rows(self.summary()))

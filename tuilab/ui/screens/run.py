@@ -19,7 +19,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tuilab.format import fmt_duration, fmt_float
+from tuilab.format import fmt_duration, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
 
@@ -213,7 +213,7 @@ class RunScreen(Screen):
     def _notes_text(self) -> str:
         st = self.state
         lines = list(st.started.notices) if st.started else []
-        lines += [f"B={r.info.batch_size}: {r.reason}" for r in st.record.lanes.values() if r.reason]
+        lines += [f"{lane_name(r.info)}: {r.reason}" for r in st.record.lanes.values() if r.reason]
         lines += st.warnings
         return "\n".join(lines)
 
@@ -221,7 +221,8 @@ class RunScreen(Screen):
         fin = self.state.finished
         if fin is None:
             return Text("")
-        text = fin.summary.get("recommendation", {}).get("text") or ""
+        rec = fin.summary.recommendation if fin.summary else None
+        text = rec.text if rec else ""
         head = "Cancelled: what was measured is kept" if fin.interrupted else "Finished"
         return Text.assemble((text, "bold"), "\n" if text else "",
                              (f"{head} in {fmt_duration(fin.wall_seconds)} · run dir {self.state.run_dir} · "
