@@ -35,8 +35,9 @@ def test_a_branch_at_factor_1_reproduces_its_parents_next_steps_exactly(optimize
     parent = _plan(optimizer).lanes[0]
     for _ in range(17):  # mid-epoch (200 train examples, 25 steps of 8), with optimizer state built up
         parent.train_step()
-    child = fork(parent, 1, 1, "linear")
+    child = fork(parent, 1, 1)
     assert child.lr0 == parent.lr0 and child.batch_size() == parent.batch_size()
+    assert child.settings.index == 1 and child.settings.lr_rule == parent.settings.lr_rule
     for _ in range(20):  # crosses an epoch boundary: a new permutation from the copied generator
         parent.train_step()
         child.train_step()
@@ -50,11 +51,11 @@ def test_a_branch_at_factor_1_reproduces_its_parents_next_steps_exactly(optimize
 
 
 def test_a_fork_shares_no_state_with_its_parent():
-    parent = _plan({"kind": "sgd", "lr": 0.1, "momentum": 0.9}).lanes[0]
+    parent = _plan({"kind": "sgd", "lr": 0.1, "momentum": 0.9, "lr_scaling": "linear"}).lanes[0]
     for _ in range(3):
         parent.train_step()
     before = _state(parent)
-    child = fork(parent, 4, 1, "linear")
+    child = fork(parent, 4, 1)
     assert child.batch_size() == 32 and math.isclose(child.lr(), parent.lr() * 4)
     assert child.data is parent.data and child.exp is parent.exp
     for _ in range(5):
@@ -83,7 +84,7 @@ def test_measure_branch_compares_arms_at_equal_examples_and_leaves_the_parent_al
     parent = plan.lanes[0]
     for _ in range(5):
         parent.train_step()
-    res = measure_branch(parent, [2, 4, 64], 100, "none", plan.x_ref, plan.y_ref, at=0.2, b_simple=12.0)
+    res = measure_branch(parent, [2, 4, 64], 100, plan.x_ref, plan.y_ref, at=0.2, b_simple=12.0)
     assert [a.factor for a in res.arms] == [1, 2, 4] and "factor 64 left out" in res.note
     assert all(a.examples == res.arms[0].examples for a in res.arms)
     # 100 examples, raised to POINTS steps of the 4x branch (32 examples a step), read at every step.

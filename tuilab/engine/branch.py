@@ -6,7 +6,7 @@ which keep the original's loss per example seen. Here:
 
 - `fork` copies a lane exactly (weights, optimizer state, sampler generator,
   permutation and position, schedule counters) into a lane at k times its batch
-  size, with the lr the preset's scaling rule gives k*B.
+  size, with the lr its scaling rule (the lane's settings) gives k*B.
 - `measure_branch` runs a factor-1 copy (the parent's own continuation) and one
   copy per factor for the same number of examples E, from the same sampler state,
   and reads the train loss on the reference set at equal example counts.
@@ -70,8 +70,8 @@ class BranchResult:
     note: str = ""
 
 
-def fork(parent: Lane, factor: int, index: int, lr_scaling: str) -> Lane:
-    """An exact copy of `parent` at `factor` times its batch size (lr by `lr_scaling`).
+def fork(parent: Lane, factor: int, index: int) -> Lane:
+    """An exact copy of `parent` at `factor` times its batch size (lr by the lane's scaling rule).
 
     deepcopy rather than a state_dict round trip: `Optimizer.load_state_dict` keeps
     the given state's tensors, so a child loaded from the parent's state_dict would
@@ -84,7 +84,9 @@ def fork(parent: Lane, factor: int, index: int, lr_scaling: str) -> Lane:
     child.index = index
     child.label = f"{parent.label + ' ' if parent.label else ''}x{factor} branch"
     child.batch_size0 = parent.batch_size0 * factor
-    child.lr0 = scaled_lr(parent.lr0, lr_scaling, child.batch_size0, parent.batch_size0)
+    child.lr0 = scaled_lr(parent.lr0, parent.settings.lr_rule, child.batch_size0, parent.batch_size0)
+    child.settings = replace(parent.settings, index=index, label=child.label, batch_size=child.batch_size0,
+                             lr0=child.lr0)
     child._lr = None  # the optimizer's lr is set from the new lr0 at the first step
     child._recheck = 0.0
     child.losses.clear()  # the running loss starts afresh
@@ -113,8 +115,7 @@ def bound_critical(batch_size: int, factors: Sequence[int], parent_loss: float, 
     return keeps, critical, behind, note
 
 
-def measure_branch(parent: Lane, factors: Sequence[int], examples: int, lr_scaling: str,
-                   x_ref: torch.Tensor, y_ref: torch.Tensor, at: float, b_simple: float | None = None,
+def measure_branch(parent: Lane, factors: Sequence[int], examples: int, x_ref: torch.Tensor, y_ref: torch.Tensor, at: float, b_simple: float | None = None,
                    tolerance: float = TOLERANCE, should_stop: Callable[[], bool] | None = None) -> BranchResult:
     """Fork `parent` at each factor and at 1, train each for `examples`, and compare their losses.
 
@@ -133,7 +134,7 @@ def measure_branch(parent: Lane, factors: Sequence[int], examples: int, lr_scali
     for k in [1, *usable]:
         if should_stop is not None and should_stop():
             break
-        arms.append(_run_arm(fork(parent, k, -1, lr_scaling), k, parent.examples, marks, x_ref, y_ref))
+        arms.append(_run_arm(fork(parent, k, -1), k, parent.examples, marks, x_ref, y_ref))
     notes = [f"factor {k} left out: {k * b} > N = {parent.n}" for k in dropped]
     if len(arms) < len(usable) + 1:
         notes.append("stopped before every branch ran")
