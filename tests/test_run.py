@@ -73,7 +73,7 @@ def test_every_lane_gets_the_same_budget_and_starts_from_the_same_weights():
     finished = [e for e in events if isinstance(e, LaneFinished)]
     assert sorted(e.status for e in finished) == ["finished"] * 3
     summary = events[-1].summary
-    assert [ln["steps"] for ln in summary["lanes"]] == [p.step for p in (progress(events, i)[-1] for i in range(3))]
+    assert [ln.steps for ln in summary.lanes] == [p.step for p in (progress(events, i)[-1] for i in range(3))]
 
 
 def test_lanes_are_interleaved():
@@ -126,7 +126,7 @@ def test_stop_ends_the_run_within_a_second_and_marks_lanes_cancelled():
     assert time.perf_counter() - t_stop[0] < 1.0
     done = events[-1]
     assert isinstance(done, RunFinished) and done.interrupted
-    assert [ln["status"] for ln in done.summary["lanes"]] == ["cancelled", "cancelled"]
+    assert [ln.status for ln in done.summary.lanes] == ["cancelled", "cancelled"]
 
 
 def test_pause_holds_every_lane_still():

@@ -9,6 +9,7 @@ import torch
 
 from tuilab.engine.record import RunRecord
 from tuilab.engine.run import prepare, run_plan
+from tuilab.engine.summary import RunSummary
 from tuilab.presets import SHIPPED_DIR, experiment_from_dict, load_preset
 
 
@@ -25,7 +26,7 @@ def shrunk(name: str, **changes) -> object:
     return experiment_from_dict(data)
 
 
-def run_summary(exp) -> tuple[dict, RunRecord]:
+def run_summary(exp) -> tuple[RunSummary, RunRecord]:
     plan = prepare(exp)
     record = RunRecord()
     for ev in run_plan(plan):
@@ -67,8 +68,8 @@ def test_noise_sqrt_slope_and_closed_form_b_simple():
     for ev in run_plan(plan):
         record.apply(ev)
     s = record.finished.summary
-    assert -0.55 <= s["noise_slope"] <= -0.45
-    assert s["b_simple"] == pytest.approx(exact["b_simple"], rel=0.10)
+    assert -0.55 <= s.noise_slope <= -0.45
+    assert s.b_simple == pytest.approx(exact["b_simple"], rel=0.10)
     # The population formula agrees too (N = 8000 examples: a few percent).
     w_true = plan.data.extra["w_true"].double().reshape(-1)
     d2 = float(((linear.weight.detach().double().reshape(-1) - w_true) ** 2).sum())
@@ -81,23 +82,23 @@ def test_steps_to_target_fall_with_batch_size_until_the_critical_batch_size():
     sizes = [2, 8, 32, 128, 512]
     s, _ = run_summary(shrunk("steps-vs-batch", batch_sizes=sizes, budget__amount=150))
     best = {}
-    for ln in s["lanes"]:
-        if ln["to_target"]:
-            best[ln["batch_size"]] = min(best.get(ln["batch_size"], math.inf), ln["to_target"]["steps"])
+    for ln in s.lanes:
+        if ln.to_target:
+            best[ln.batch_size] = min(best.get(ln.batch_size, math.inf), ln.to_target.steps)
     steps = [best[b] for b in sizes]  # every batch size reached the target with some lr
     assert all(a > b for a, b in zip(steps, steps[1:3], strict=False))  # small B: more B, fewer steps
     assert steps[0] / steps[1] > 2.5  # near-perfect scaling: 4x the batch, over 2.5x fewer steps
     assert steps[-1] > steps[0] * 2 / 512 * 4  # large B: far from perfect scaling
-    assert s["b_crit"] is not None and sizes[0] < s["b_crit"] < sizes[-1]
+    assert s.b_crit is not None and sizes[0] < s.b_crit < sizes[-1]
 
 
 def test_growing_the_batch_matches_decaying_the_lr_in_fewer_steps():
     s, record = run_summary(shrunk("decay-vs-batch", budget__amount=6, variants__0__decay_epochs=[2, 4],
                                    variants__1__grow_epochs=[2, 4]))
-    decay, grow = s["lanes"]
-    assert (decay["label"], grow["label"]) == ("decay lr", "grow batch")
-    assert grow["steps"] < 0.6 * decay["steps"]
-    assert grow["final_train_loss"] == pytest.approx(decay["final_train_loss"], rel=0.25)
+    decay, grow = s.lanes
+    assert (decay.label, grow.label) == ("decay lr", "grow batch")
+    assert grow.steps < 0.6 * decay.steps
+    assert grow.final_train_loss == pytest.approx(decay.final_train_loss, rel=0.25)
     # Against epochs, the two curves stay close all the way (not just at the end).
     a, b = (record.lanes[i].history for i in (0, 1))
     for pa, pb in zip(a, b, strict=True):

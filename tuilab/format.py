@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the TUI imports this module before anything of the engine
+    from tuilab.engine.events import LaneInfo
+    from tuilab.engine.summary import LaneSummary, RunSummary
 
 
 def fmt_float(x: float | None, digits: int = 3) -> str:
@@ -36,26 +40,44 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def lane_name(lane: Any) -> str:
-    """'B=32' or 'B=32 linear' from a LaneInfo or a summary lane dict."""
-    get = lane.get if isinstance(lane, dict) else lambda k: getattr(lane, k)
-    label = get("label")
-    return f"B={get('batch_size')}" + (f" {label}" if label else "")
+def lane_name(lane: LaneInfo | LaneSummary) -> str:
+    """'B=32' or 'B=32 linear' from a LaneInfo or a LaneSummary."""
+    return f"B={lane.batch_size}" + (f" {lane.label}" if lane.label else "")
 
 
 SUMMARY_COLUMNS = ("B", "lr", "status", "train loss", "test loss", "acc", "noise", "b_simple", "samples/s",
                    "steps", "target: steps", "examples", "seconds")
+BEST_MARK = " *"  # after the lane that stands for its batch size when several lrs ran
 
 
-def summary_rows(summary: dict) -> list[tuple[str, ...]]:
+def lane_verdict(ln: LaneSummary) -> str:
+    """'finished', 'finished, unstable', 'out of memory': the status with what the curve showed."""
+    flag = ", unstable" if ln.unstable else ", undertrained" if ln.undertrained else ""
+    return ln.status.text + flag
+
+
+def summary_rows(summary: RunSummary) -> list[tuple[str, ...]]:
     """One row of SUMMARY_COLUMNS per lane of a run summary: the headless table and the Plots table."""
     rows = []
-    for ln in summary.get("lanes", []):
-        tt = ln.get("to_target") or {}
-        acc = ln.get("final_test_accuracy")
-        rows.append((lane_name(ln), fmt_float(ln["lr"]), ln["status"], fmt_float(ln["final_train_loss"]),
-                     fmt_float(ln["final_test_loss"]), "—" if acc is None else f"{acc:.1%}",
-                     fmt_float(ln["noise"]), fmt_float(ln["b_simple"]), fmt_count(ln["samples_per_s"]),
-                     fmt_count(ln["steps"]), fmt_count(tt.get("steps")), fmt_count(tt.get("examples")),
-                     fmt_float(tt.get("seconds"))))
+    for ln in summary.lanes:
+        tt = ln.to_target
+        acc = ln.final_test_accuracy
+        mark = BEST_MARK if summary.lr_tuned and ln.best_of_batch_size else ""
+        rows.append((lane_name(ln) + mark, fmt_float(ln.lr), lane_verdict(ln), fmt_float(ln.final_train_loss),
+                     fmt_float(ln.final_test_loss), "—" if acc is None else f"{acc:.1%}",
+                     fmt_float(ln.noise), fmt_float(ln.b_simple), fmt_count(ln.samples_per_s),
+                     fmt_count(ln.steps), fmt_count(tt and round(tt.steps)), fmt_count(tt and round(tt.examples)),
+                     fmt_float(tt and tt.seconds)))
     return rows
+
+
+def prediction_words(summary: RunSummary) -> str:
+    """'goodput predicts B=128 (φ≈96) · measured fastest B=128: held', or '' without a prediction."""
+    if summary.predicted_batch_size is None:
+        return ""
+    words = f"goodput predicts B={summary.predicted_batch_size} (φ≈{fmt_float(summary.noise_scale)})"
+    rec = summary.recommendation
+    if summary.pilot or rec is None or rec.fastest_batch_size is None:
+        return words + (" · pilot: a full run checks it" if summary.pilot else " · not checked")
+    verdict = "held" if summary.prediction_held else "did not hold"
+    return f"{words} · measured fastest B={rec.fastest_batch_size}: {verdict}"

@@ -1,7 +1,9 @@
-"""From measurements to the answer: time to target, the critical batch size, a recommendation.
+"""From measurements to comparisons: time to target, lane quality, each batch size's best lane,
+the critical batch size.
 
-Pure functions on plain numbers (no torch), so the headless printer, the TUI and
-`tuilab watch` replaying a run directory all reach the same words.
+Pure functions on plain numbers and summaries (no torch), so the headless printer,
+the TUI and `tuilab watch` replaying a run directory all reach the same answer
+(tuilab/engine/answer.py puts it in words).
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tuilab.format import fmt_count
+from tuilab.engine.summary import LaneSummary
 
-TARGET_MARGIN = 0.05  # the default target sits 5% above the worst lane's best loss
-FAILED = ("diverged", "out_of_memory", "error")
+ACCURACY_TOLERANCE = 0.01  # test accuracies within 1 point count as equally good ...
+LOSS_TOLERANCE = 0.05  # ... and so do test losses within 5%
 
 
 def first_crossing(xs: Sequence[float], losses: Sequence[float], target: float) -> float | None:
@@ -31,22 +33,6 @@ def first_crossing(xs: Sequence[float], losses: Sequence[float], target: float) 
             return prev_x + frac * (x - prev_x)
         prev_x, prev_loss = x, loss
     return None
-
-
-def default_target_loss(curves: list[Sequence[float]]) -> float | None:
-    """A loss level every lane reaches: the largest of the lanes' best (minimum) losses,
-    raised by 5% of its size so the slowest lane crosses it before its very last report.
-
-    Non-finite values are ignored and a curve with no finite value is skipped (pass only
-    the lanes that should count). None when no curve has a finite value.
-    """
-    best = [
-        min(v for v in c if math.isfinite(v)) for c in curves if any(math.isfinite(v) for v in c)
-    ]
-    if not best:
-        return None
-    worst = max(best)
-    return worst + TARGET_MARGIN * abs(worst)
 
 
 @dataclass(frozen=True)
@@ -132,123 +118,60 @@ def fit_steps_examples(
     return ScalingFit(s_min, s_min * b_crit, b_crit, math.sqrt(cost / len(bs)), len(bs))
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    fastest_batch_size: int | None
-    fewest_examples_batch_size: int | None
-    critical_batch_size: float | None
-    confidence: str  # high | medium | low
-    text: str
+def quality(ln: LaneSummary) -> float | None:
+    """Final held-out quality, lower is better: -accuracy (classification), else the test loss,
+    else the train loss. None when nothing finite was measured."""
+    for v, sign in ((ln.final_test_accuracy, -1), (ln.final_test_loss, 1), (ln.final_train_loss, 1)):
+        if v is not None and math.isfinite(v):
+            return sign * v
+    return None
 
 
-def _seconds(t: float) -> str:
-    if t < 0.1:  # tiny CPU runs: "1.9 ms", not "0.00 s"
-        return f"{t * 1000:.2g} ms"
-    return f"{t:.2f} s" if t < 1 else f"{t:.1f} s"
+def as_good(q: float, best: float, accuracy: bool) -> bool:
+    """Is quality q within the tolerance of the best one (accuracy: 1 point; loss: 5%)?"""
+    return q - best <= (ACCURACY_TOLERANCE if accuracy else LOSS_TOLERANCE * abs(best))
 
 
-def recommend(
-    lanes: list[dict],
-    b_simple: float | None,
-    fit: ScalingFit | None,
-    *,
-    target: float | None = None,
-    device: str | None = None,
-) -> Recommendation:
-    """Say which batch size to use and why, in 2-4 plain sentences with the numbers in them.
+def pick(lanes: Sequence[LaneSummary]) -> LaneSummary | None:
+    """The lane to use: of those as good as the best final quality, the fastest to the target.
 
-    ``lanes``: dicts with batch_size, status, to_target ({steps, examples, seconds} or None)
-    and samples_per_s. ``target`` and ``device``, when given, are named in the text.
-    Fastest = least seconds to target; fewest examples = least examples to target;
-    critical batch size = the fitted B_crit, else b_simple. Confidence starts high and
-    drops to medium for one reason (fewer than 3 lanes reached the target, or B_crit and
-    b_simple differ by more than 3x) and to low for two, for at most one lane reaching
-    the target, or for any failed lane (unless another lane of its batch size reached the
-    target); the text says why.
+    A lane whose quality is clearly the best wins even if it is the slowest; among lanes
+    of equal quality (within the tolerance), time to target on this device decides, then
+    the smaller batch size.
     """
-    reached = [ln for ln in lanes if ln.get("to_target")]
-    # A failed lane lowers confidence unless another lane of its batch size (another lr
-    # of a grid, say) reached the target: then that batch size still has its answer.
-    covered = {ln["batch_size"] for ln in reached}
-    failed = [ln for ln in lanes if ln.get("status") in FAILED and ln["batch_size"] not in covered]
-    spared = [ln for ln in lanes if ln.get("status") in FAILED and ln["batch_size"] in covered]
-    loss_words = f"loss {target:.3g}" if target is not None else "the target loss"
-    on_device = f" on {device}" if device else ""
+    rated = [(q, ln) for ln in lanes if (q := quality(ln)) is not None]
+    if not rated:
+        return None
+    best = min(q for q, _ in rated)
+    near = [(q, ln) for q, ln in rated if as_good(q, best, ln.final_test_accuracy is not None)]
+    return min(near, key=lambda t: (t[1].to_target.seconds if t[1].to_target else math.inf, t[0],
+                                    t[1].batch_size))[1]
 
-    sentences = []
-    fastest = fewest = None
-    if reached:
-        fastest = min(reached, key=lambda ln: (ln["to_target"]["seconds"], ln["batch_size"]))
-        fewest = min(reached, key=lambda ln: (ln["to_target"]["examples"], ln["batch_size"]))
-        ft, ex = fastest["to_target"], fewest["to_target"]
-        if fastest is fewest:
-            sentences.append(
-                f"B={fastest['batch_size']} reached {loss_words} fastest ({_seconds(ft['seconds'])}"
-                f"{on_device}) and with the fewest examples ({fmt_count(ex['examples'])})."
-            )
-        else:
-            sentences.append(
-                f"B={fastest['batch_size']} reached {loss_words} fastest ({_seconds(ft['seconds'])}{on_device})."
-            )
-            sentences.append(
-                f"B={fewest['batch_size']} needed the fewest examples ({fmt_count(ex['examples'])} in "
-                f"{fmt_count(ex['steps'])} steps) but took {_seconds(ex['seconds'])}."
-            )
-    else:
-        sentences.append(f"No lane reached {loss_words}: train longer or aim for a higher loss.")
 
-    critical = fit.b_crit if fit is not None else b_simple
-    # A fit whose B_crit lies far outside the batch sizes that reached the target is an
-    # extrapolation of the curve, not a measurement: say so instead of quoting it bare.
-    tested = [ln["batch_size"] for ln in reached]
-    outside = None
-    if fit is not None and tested:
-        if fit.b_crit > 2 * max(tested):
-            outside = f"above the tested range: steps still fall almost as 1/B up to B={max(tested)}"
-        elif fit.b_crit < min(tested) / 2:
-            outside = f"below the tested range: even B={min(tested)} is past it"
-    if fit is not None and outside:
-        sentences.append(f"The critical batch size is {outside} (the fit extrapolates to ≈{fit.b_crit:.3g}).")
-    elif fit is not None:
-        why = "critical batch size, measured from steps to target"
-        if b_simple is not None:
-            why += f"; gradient noise scale says {b_simple:.0f}"
-        sentences.append(
-            f"Past B≈{fit.b_crit:.0f} ({why}) bigger batches mostly buy parallelism, not fewer steps."
-        )
-    elif b_simple is not None:
-        sentences.append(
-            f"Past B≈{b_simple:.0f} (gradient noise scale, an estimate of the critical batch size) "
-            "bigger batches mostly buy parallelism, not fewer steps."
-        )
+def best_per_batch_size(lanes: Sequence[LaneSummary]) -> dict[int, LaneSummary]:
+    """The lane that stands for each batch size (its best lr), by `pick`.
 
-    # Confidence: each weak spot is named, so a person knows what to rerun.
-    medium, low = [], []
-    if len(reached) <= 1:
-        low.append(f"only {len(reached)} of {len(lanes)} lanes reached the target")
-    elif len(reached) < 3:
-        medium.append(f"only {len(reached)} of {len(lanes)} lanes reached the target")
-    if failed:
-        names = ", ".join(f"B={ln['batch_size']} {ln['status'].replace('_', ' ')}" for ln in failed)
-        low.append(f"{len(failed)} lane{'s' if len(failed) > 1 else ''} failed ({names})")
-    if outside:
-        medium.append("the critical batch size lies outside the batch sizes tried")
-    elif fit is not None and b_simple is not None and b_simple > 0:
-        ratio = max(fit.b_crit / b_simple, b_simple / fit.b_crit)
-        if ratio > 3:
-            medium.append(f"the two critical batch size estimates differ {ratio:.0f}x")
-    if spared:
-        names = ", ".join(f"B={ln['batch_size']}{' ' + ln['label'] if ln.get('label') else ''} "
-                          f"{ln['status'].replace('_', ' ')}" for ln in spared)
-        sentences.append(f"{names}; other lanes at the same batch size reached the target.")
-    confidence = "low" if low or len(medium) >= 2 else "medium" if medium else "high"
-    if confidence != "high":
-        sentences.append(f"Confidence {confidence}: {'; '.join(low + medium)}.")
+    Recommendable lanes come first; a batch size with none of them is judged on its
+    stable lanes that learned, then on any lane that did not fail; else it is left out.
+    """
+    out: dict[int, LaneSummary] = {}
+    for b in sorted({ln.batch_size for ln in lanes}):
+        mine = [ln for ln in lanes if ln.batch_size == b]
+        for tier in (lambda ln: ln.eligible, lambda ln: ln.progressed and ln.unstable is None,
+                     lambda ln: not ln.status.failed):
+            chosen = pick([ln for ln in mine if tier(ln)])
+            if chosen is not None:
+                out[b] = chosen
+                break
+    return out
 
-    return Recommendation(
-        fastest_batch_size=fastest["batch_size"] if fastest else None,
-        fewest_examples_batch_size=fewest["batch_size"] if fewest else None,
-        critical_batch_size=critical,
-        confidence=confidence,
-        text=" ".join(sentences),
-    )
+
+def to_target_per_batch_size(lanes: Sequence[LaneSummary], axis: str) -> dict[int, float]:
+    """Least steps, examples or seconds to the target per batch size, over its stable lanes."""
+    best: dict[int, float] = {}
+    for ln in lanes:
+        if ln.to_target is not None and ln.unstable is None and not ln.status.failed:
+            v = getattr(ln.to_target, axis)
+            if v < best.get(ln.batch_size, math.inf):
+                best[ln.batch_size] = v
+    return best

@@ -6,16 +6,19 @@ same events into a RunRecord, so they can never disagree about a number.
 
 from __future__ import annotations
 
+import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tuilab.engine import curves, goodput
 from tuilab.engine.analysis import (
-    default_target_loss,
+    best_per_batch_size,
     first_crossing,
     fit_steps_examples,
-    recommend,
+    to_target_per_batch_size,
 )
+from tuilab.engine.answer import recommend
 from tuilab.engine.events import (
     Event,
     LaneFailed,
@@ -26,13 +29,21 @@ from tuilab.engine.events import (
     RunFinished,
     RunStarted,
 )
+from tuilab.engine.summary import (
+    BatchSizeSummary,
+    LaneStatus,
+    LaneSummary,
+    RunSummary,
+    SlopeFit,
+    ToTarget,
+)
 
 
 @dataclass
 class LaneRecord:
     info: LaneInfo
     history: list[LaneProgress] = field(default_factory=list)
-    status: str = "running"
+    status: LaneStatus = LaneStatus.RUNNING
     reason: str = ""
     steps: int = 0
     examples: int = 0
@@ -50,31 +61,37 @@ class LaneRecord:
         """Throughput over the lane's whole training clock."""
         return self.examples / self.seconds if self.seconds > 0 else None
 
-    def to_target(self, target: float | None) -> dict[str, float] | None:
+    def to_target(self, target: float | None) -> ToTarget | None:
         """Steps, examples and seconds at which the train loss first reached `target`."""
-        if target is None or not self.history:
+        if target is None or not self.history or self.status.failed:
             return None
         losses = [p.train_loss for p in self.history]
         hit = {axis: first_crossing([getattr(p, axis) for p in self.history], losses, target)
                for axis in ("step", "examples", "seconds")}
         if hit["step"] is None:
             return None
-        return {"steps": hit["step"], "examples": hit["examples"], "seconds": hit["seconds"]}
+        return ToTarget(hit["step"], hit["examples"], hit["seconds"])
 
-
-def best_per_batch_size(lanes: list[dict]) -> dict[int, float]:
-    """Fewest steps to target at each starting batch size, over its lanes (its variants).
-
-    With variants that differ only in lr this is Shallue et al.'s protocol: tune the
-    learning rate per batch size, then compare the best. Lanes that never reached the
-    target (or diverged) do not count.
-    """
-    best: dict[int, float] = {}
-    for ln in lanes:
-        tt = ln["to_target"]
-        if tt and tt["steps"] < best.get(ln["batch_size"], float("inf")):
-            best[ln["batch_size"]] = tt["steps"]
-    return best
+    def summary(self, target: float | None) -> LaneSummary:
+        """The lane's figures and what its curve shows, judged against `target`."""
+        info, losses = self.info, [p.train_loss for p in self.history]
+        finite = [v for v in losses if math.isfinite(v)]
+        tt = self.to_target(target)
+        done = self.status in (LaneStatus.FINISHED, LaneStatus.CANCELLED)
+        return LaneSummary(
+            lane=info.lane, label=info.label, batch_size=info.batch_size, lr=info.lr, status=self.status,
+            reason=self.reason or None, lr_index=info.lr_index, micro_batch=info.micro_batch,
+            final_train_loss=self.final("train_loss"), final_test_loss=self.final("test_loss"),
+            final_test_accuracy=self.final("test_accuracy"),
+            start_train_loss=finite[0] if finite else None, best_train_loss=min(finite) if finite else None,
+            samples_per_s=self.samples_per_s(), steps=self.steps, examples=self.examples,
+            train_seconds=self.seconds, noise=self.final("noise"), b_simple=self.final("b_simple"),
+            tr_sigma_stderr=self.final("tr_sigma_stderr"), g_norm2_stderr=self.final("g_norm2_stderr"),
+            b_simple_stderr=self.final("b_simple_stderr"), memory_bytes=self.final("memory_bytes"),
+            to_target=tt,
+            progressed=curves.progressed(losses, [p.test_loss for p in self.history]),
+            unstable=None if self.status.failed else curves.instability(losses),
+            undertrained=curves.still_falling(losses) if done and tt is None else None)
 
 
 class RunRecord:
@@ -96,7 +113,7 @@ class RunRecord:
             rec.steps, rec.examples, rec.seconds = ev.step, ev.examples, ev.seconds
         elif isinstance(ev, (LaneFinished, LaneFailed)):
             rec = self.lanes[ev.lane]
-            rec.status = ev.status
+            rec.status = LaneStatus(ev.status)
             rec.reason = getattr(ev, "reason", "")
             rec.steps, rec.examples, rec.seconds = ev.steps, ev.examples, ev.seconds
         elif isinstance(ev, NoiseSlope):
@@ -104,54 +121,65 @@ class RunRecord:
         elif isinstance(ev, RunFinished):
             self.finished = ev
 
-    def target_loss(self, preset_target: float | None = None) -> float | None:
-        """The preset's target, else a level every lane that trained reached."""
-        if preset_target is not None:
-            return preset_target
-        curves = [[p.train_loss for p in r.history] for r in self.lanes.values()
-                  if r.status in ("finished", "running") and len(r.history) > 1]
-        return default_target_loss(curves)
+    def target_loss(self, preset_target: float | None = None) -> tuple[float | None, str]:
+        """The target train loss and, in words, how it was set.
 
-    def summary(self, exp=None, interrupted: bool = False) -> dict[str, Any]:
-        """The run's answer as plain JSON-ready data (the `--json` output and summary.json)."""
-        s = self.started
-        target = self.target_loss(exp.measure.target_loss if exp else None)
-        lanes = []
+        The preset's, else `curves.default_target` over the lanes that did not fail,
+        learned and stayed stable: a level the better half of the batch sizes reached,
+        at least half way (log scale) from the starting loss to the best one.
+        """
+        if preset_target is not None:
+            return preset_target, "set by the preset"
+        starts, bests = [], {}
         for r in self.lanes.values():
-            lanes.append({
-                "lane": r.info.lane, "label": r.info.label, "batch_size": r.info.batch_size, "lr": r.info.lr,
-                "status": r.status, "reason": r.reason or None,
-                "final_train_loss": r.final("train_loss"), "final_test_loss": r.final("test_loss"),
-                "final_test_accuracy": r.final("test_accuracy"),
-                "samples_per_s": r.samples_per_s(), "steps": r.steps, "examples": r.examples,
-                "train_seconds": r.seconds, "noise": r.final("noise"), "b_simple": r.final("b_simple"),
-                "memory_bytes": r.final("memory_bytes"),
-                "to_target": r.to_target(target) if r.status != "diverged" else None,
-            })
-        init = next((sl for sl in self.slopes if sl.at == "init"), None)
+            losses = [p.train_loss for p in r.history]
+            if (r.status.failed or len(losses) < 2 or not curves.progressed(losses, [p.test_loss for p in r.history])
+                    or curves.instability(losses) is not None):
+                continue
+            finite = [v for v in losses if math.isfinite(v)]
+            starts.append(finite[0])
+            bests[r.info.batch_size] = min(min(finite), bests.get(r.info.batch_size, math.inf))
+        found = curves.default_target(statistics.median(starts), list(bests.values())) if starts else None
+        return found if found is not None else (None, "")
+
+    def summary(self, exp=None, interrupted: bool = False) -> RunSummary:
+        """The run's answer: every lane judged, each batch size's best lane, goodput and the recommendation."""
+        s = self.started
+        target, rule = self.target_loss(exp.measure.target_loss if exp else None)
+        lanes = [r.summary(target) for r in self.lanes.values()]
         best = best_per_batch_size(lanes)
-        fit = fit_steps_examples(list(best), list(best.values()))
-        b_end = [ln["b_simple"] for ln in lanes if ln["b_simple"] is not None and ln["status"] == "finished"]
-        rec = recommend(lanes, init.b_simple if init else None, fit, target=target, device=s.device if s else None)
-        return {
-            "name": s.name if s else None, "device": s.device if s else None,
-            "device_name": s.device_name if s else None, "run_dir": s.run_dir if s else None,
-            "dataset": s.dataset if s else None, "model": s.model if s else None,
-            "interrupted": interrupted,
-            "noise_slope": init.slope if init else None,
-            "noise_slope_stderr": init.stderr if init else None,
-            "noise_slope_points": [vars(p) for p in init.points] if init else [],
-            "noise_slopes": [{"at": sl.at, "slope": sl.slope, "stderr": sl.stderr} for sl in self.slopes],
-            "b_simple": init.b_simple if init else None,
-            "b_simple_end_median": statistics.median(b_end) if b_end else None,
-            "b_crit": fit.b_crit if fit else None,
-            "target_loss": target,
-            "recommendation": {
-                "fastest_batch_size": rec.fastest_batch_size,
-                "fewest_examples_batch_size": rec.fewest_examples_batch_size,
-                "critical_batch_size": rec.critical_batch_size,
-                "confidence": rec.confidence,
-                "text": rec.text,
-            },
-            "lanes": lanes,
-        }
+        marked = {ln.lane for ln in best.values()}
+        lanes = [replace(ln, best_of_batch_size=ln.lane in marked) for ln in lanes]
+        sizes = sorted({ln.batch_size for ln in lanes})
+        per_b = tuple(BatchSizeSummary(b, best[b].lr if b in best else None, best[b].lane if b in best else None,
+                                       tuple(sorted({ln.lr for ln in lanes if ln.batch_size == b}))) for b in sizes)
+        steps = to_target_per_batch_size(lanes, "steps")
+        fit = fit_steps_examples(list(steps), list(steps.values()))
+        init = next((sl for sl in self.slopes if sl.at == "init"), None)
+        steady = {ln.lane for ln in lanes if not ln.status.failed and ln.unstable is None}
+        # phi for goodput: the noise scale measured along training (it grows as the loss falls).
+        phi = curves.median_positive([p.b_simple for r in self.lanes.values() if r.info.lane in steady
+                                      for p in r.history if p.step > 0]) or (init.b_simple if init else None)
+        rates = {b: statistics.fmean(v) for b in sizes
+                 if (v := [ln.samples_per_s for ln in lanes if ln.batch_size == b and ln.samples_per_s])}
+        points = goodput.predict(rates, phi) if phi else ()
+        predicted = goodput.predicted_batch_size(points)
+        pilot = bool(s and s.pilot)
+        b_end = [ln.b_simple for ln in lanes if ln.b_simple is not None and ln.status is LaneStatus.FINISHED]
+        summary = RunSummary(
+            name=s.name if s else None, device=s.device if s else None,
+            device_name=s.device_name if s else None, run_dir=s.run_dir if s else None,
+            dataset=s.dataset if s else None, model=s.model if s else None,
+            interrupted=interrupted, pilot=pilot, noise_method=s.noise_method if s else None,
+            noise_slope=init.slope if init else None, noise_slope_stderr=init.stderr if init else None,
+            noise_slope_points=init.points if init else (),
+            noise_slopes=tuple(SlopeFit(sl.at, sl.slope, sl.stderr) for sl in self.slopes),
+            b_simple=init.b_simple if init else None,
+            b_simple_end_median=statistics.median(b_end) if b_end else None,
+            b_crit=fit.b_crit if fit else None, target_loss=target, target_rule=rule,
+            lr_tuned=any(len(p.lrs) > 1 for p in per_b), noise_scale=phi, goodput=points,
+            predicted_batch_size=predicted,
+            prediction_held=None if pilot else goodput.prediction_held(
+                predicted, to_target_per_batch_size(lanes, "seconds")),
+            per_batch_size=per_b, lanes=tuple(lanes))
+        return replace(summary, recommendation=recommend(summary))
