@@ -45,3 +45,33 @@ def test_quickstart_in_tmux_shows_every_lane_then_finishes(tmp_path):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     assert list((tmp_path / "runs").iterdir()), "the run wrote no run directory"
+
+
+def wait_for_text(session: str, text: str, seconds: float = 60) -> str:
+    screen, deadline = "", time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared:\n{screen}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_setup_keeps_every_key_sent_one_by_one(tmp_path):
+    """Tab Tab to "examples", End, eight Backspaces, 12345: each its own key event, as tmux sends them."""
+    session = f"tuilab-keys-{tmp_path.name}"
+    cmd = f"cd {tmp_path} && TERM=xterm-256color {TUILAB} seed-classic"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
+    # A tmux server started by another client may size new windows its own way.
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"], check=True)
+    try:
+        wait_for_text(session, "cpu — ")  # the device list is in: the form is settled
+        for key in ["Tab", "Tab", "End"] + ["BSpace"] * 8 + list("12345"):
+            subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
+        screen = wait_for_text(session, "examples       12345", seconds=5)
+        assert "must be" not in screen, screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-q"])
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -42,6 +42,10 @@ class SetupScreen(Screen):
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+o", "load", "Load preset"),
         Binding("ctrl+s", "save", "Save preset"),
+        # Priority: focus moves the moment tab arrives, so the keys typed right after it
+        # go to the next field, not to the one being left (see widgets/form_input.py).
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 

@@ -18,6 +18,7 @@ from textual.widgets import Checkbox, Input
 
 from tuilab.errors import UserError
 from tuilab.presets import parse_batch_sizes
+from tuilab.ui.widgets.form_input import FormInput
 
 COMMON = tuple(str(2**i) for i in range(14)) + ("full",)  # 1 .. 8192, full
 COLUMNS = 4  # toggles per row: the grid-size of .batch-toggles in tuilab.tcss
@@ -83,7 +84,7 @@ class BatchSizePicker(Vertical):
         with ToggleGrid(classes="batch-toggles"):
             for item in COMMON:
                 yield Checkbox(item, item in chosen, compact=True, id=f"bs-{item}")
-        yield Input(self._initial, placeholder="e.g. 8,32,128 or full", compact=True,
+        yield FormInput(self._initial, placeholder="e.g. 8,32,128 or full", compact=True,
                     id="batch-text")
 
     @property

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Label, Select, Static
 
 from tuilab.ui.widgets.form_batch import BatchSizePicker
 from tuilab.ui.widgets.form_device import DevicePicker
+from tuilab.ui.widgets.form_input import FormInput
 from tuilab.ui.widgets.form_spec import FieldSpec
 
 
@@ -27,7 +28,7 @@ def _make_control(spec: FieldSpec, value: object):
         return BatchSizePicker(str(value), id=cid)
     if spec.kind == "device":
         return DevicePicker(str(value), id=cid)
-    return Input(str(value), placeholder=spec.hint, compact=True, id=cid)
+    return FormInput(str(value), placeholder=spec.hint, compact=True, id=cid)
 
 
 class FormRow(Vertical):
