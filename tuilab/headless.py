@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from tuilab.engine.events import (
+    BranchMeasured,
     LaneFailed,
     LaneFinished,
     LaneProgress,
@@ -88,6 +89,9 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if not console.is_terminal:  # a log file or pipe: no width to fit, so don't squeeze the table to 80
         console = Console(stderr=True, width=140)
+    if exp.user_code():  # said before any of it runs
+        _safe(lambda: console.print(f"this preset imports: {', '.join(exp.user_code())}", highlight=False,
+                                    soft_wrap=True))
     with _Signals(None) as sigs:
         try:
             # Importing torch takes a second or so: a Ctrl-C in it must not print a traceback.
@@ -111,7 +115,7 @@ def run_headless(exp: Experiment, args: argparse.Namespace) -> int:
     if end.summary is not None and end.summary.recommendation is not None:
         _safe(lambda: console.print(end.summary.recommendation.text, highlight=False))
     if summary["error"]:
-        _safe(lambda: console.print(f"[red]tuilab: {escape(summary['error'])}[/]", highlight=False))
+        _safe(lambda: print(f"tuilab: {summary['error']}", file=sys.stderr, flush=True))  # one line, unwrapped
     if args.json:
         _safe(lambda: print(dumps(summary), flush=True))
     quiet_if_gone()
@@ -158,12 +162,26 @@ def _drive(events, store, control, console: Console) -> RunFinished:
             elif isinstance(ev, NoiseSlope) and ev.slope is not None:
                 _safe(lambda ev=ev: console.print(
                     f"noise ∝ B^{ev.slope:.3f} ± {ev.stderr or 0:.3f} (measured at {ev.at}; theory -0.5)"))
+            elif isinstance(ev, BranchMeasured):
+                _safe(lambda ev=ev: console.print(branch_line(ev)))
             elif isinstance(ev, RunFinished):
                 end = ev
     finally:
         store.close()  # whatever went wrong, what was flushed stays readable
         _safe(progress.stop)  # its last frame fails when SIGHUP took the terminal away
     return end
+
+
+def branch_line(ev: BranchMeasured) -> str:
+    """One line per branch point: the bound it measured, beside b_simple there."""
+    if ev.critical_batch_size is None:
+        found = ev.note or "no bound"
+    elif ev.first_behind is None:
+        found = f"critical batch size >= {ev.critical_batch_size} (every branch kept pace)"
+    else:
+        found = f"critical batch size in [{ev.critical_batch_size}, {ev.first_behind})"
+    b_simple = f"; b_simple there {fmt_float(ev.b_simple)}" if ev.b_simple is not None else ""
+    return f"branch of lane {ev.lane} (B={ev.batch_size}) at {ev.at:g}: {found}{b_simple}"
 
 
 def summary_table(summary: RunSummary | None, status: str) -> Table:

@@ -25,8 +25,12 @@ else:  # pragma: no cover
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped_presets"
 
-DATASETS = ("moons", "circles", "spiral", "blobs", "linreg", "teacher", "digits",
-            "mnist", "fashion-mnist", "custom")
+# The one list of data set names: the engine (data.py, datafiles.py), the Setup form and the
+# validation below all read these.
+SYNTHETIC_DATASETS = ("moons", "circles", "spiral", "blobs", "linreg", "teacher")
+IDX_DATASETS = ("mnist", "fashion-mnist")  # IDX files in a directory given as dataset.path
+DIM_DATASETS = ("blobs", "linreg", "teacher")  # synthetic sets whose input width is dataset.dim
+DATASETS = (*SYNTHETIC_DATASETS, "digits", *IDX_DATASETS, "custom")
 FILE_DATASETS = ("csv:", "npz:")
 HF_PREFIX = "hf:"
 
@@ -55,7 +59,7 @@ class _Strict(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    name: str = Field("moons", description="moons, circles, spiral, blobs, linreg, teacher, digits, mnist, fashion-mnist, custom, csv:PATH, npz:PATH, hf:NAME or hf:PATH")
+    name: str = Field("moons", description=f"{', '.join(DATASETS)}, csv:PATH, npz:PATH, hf:NAME or hf:PATH")
     n: int = Field(4000, ge=10, le=10_000_000, description="examples to generate (train + test) for synthetic sets")
     noise: float = Field(0.2, ge=0.0, le=100.0, description="noise level of synthetic sets (label noise sd for linreg/teacher)")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the examples held out for test")
@@ -153,6 +157,7 @@ class Variant(_Strict):
     decay_factor: float = Field(1.0, gt=0.0, le=1.0, description="lr multiplier at each decay epoch")
     grow_epochs: list[float] = Field(default_factory=list, description="epochs at which the batch size is multiplied by grow_factor")
     grow_factor: int = Field(1, ge=1, le=1024, description="batch-size multiplier at each grow epoch")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="overrides the seed of the initial weights (data and split stay the experiment's): repeat a run over seeds as variants")
 
 
 class BudgetConfig(_Strict):
@@ -187,6 +192,22 @@ class MeasureConfig(_Strict):
         return v
 
 
+class Branch(_Strict):
+    """Fork a lane at `at`: copies at factor x its batch size show whether that batch size keeps pace."""
+
+    lane: int = Field(..., ge=0, description="index of the lane to branch (0 is the first)")
+    at: float = Field(..., gt=0.0, description="where to branch, in the budget's unit (taken at the first report there or after)")
+    factors: list[int] = Field(default_factory=lambda: [2, 4, 8], description="batch-size multipliers of the branches")
+    span: float | None = Field(None, gt=0.0, description="how long each branch trains, in the budget's unit (default: a tenth of the budget)")
+
+    @field_validator("factors")
+    @classmethod
+    def _factors(cls, v: list[int]) -> list[int]:
+        if not 1 <= len(v) <= 8 or len(set(v)) != len(v) or any(not 2 <= k <= 1024 for k in v):
+            raise ValueError("factors: give 1 to 8 different whole numbers from 2 to 1024, e.g. [2, 4, 8]")
+        return v
+
+
 class ResourcesConfig(_Strict):
     """Where lanes run: in this process (the default) or as Ray actors, with what each one gets."""
 
@@ -202,7 +223,7 @@ class Experiment(_Strict):
     description: str = Field("", max_length=2000, description="what the experiment shows")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N, cuda:all (every GPU, a lane each: ray backend) or mps")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of data, initial model and minibatch order")
-    batch_sizes: list[int | Literal["full"]] = Field(default_factory=lambda: [8, 32, 128, 512], description="one lane per batch size; 'full' is the whole training set")
+    batch_sizes: list[int | Literal["full", "adaptive"]] = Field(default_factory=lambda: [8, 32, 128, 512], description="one lane per batch size; 'full' is the whole training set; 'adaptive' starts at the smallest and grows with the measured noise scale")
     variants: list[Variant] = Field(default_factory=list, description="optional: run every batch size once per variant")
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -211,6 +232,7 @@ class Experiment(_Strict):
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     pilot: bool = Field(False, description="a pilot: a tenth of the budget measures throughput and the noise scale, and predicts the best batch size")
+    branches: list[Branch] = Field(default_factory=list, description="optional: lanes to fork at bigger batch sizes during the run, measuring the critical batch size there")
 
     @field_validator("batch_sizes")
     @classmethod
@@ -220,8 +242,8 @@ class Experiment(_Strict):
         if len(v) > 16:
             raise ValueError("at most 16 batch sizes")
         for b in v:
-            if b != "full" and not 1 <= b <= 10_000_000:
-                raise ValueError(f"batch size {b} is not valid: use a whole number >= 1 or 'full'")
+            if b not in ("full", "adaptive") and not 1 <= b <= 10_000_000:
+                raise ValueError(f"batch size {b} is not valid: use a whole number >= 1, 'full' or 'adaptive'")
         if len(set(v)) != len(v):
             raise ValueError("batch sizes must not repeat")
         return v
@@ -232,6 +254,14 @@ class Experiment(_Strict):
         if v in ("auto", "cpu", "cuda", "cuda:all", "mps") or (v.startswith("cuda:") and v[5:].isdigit()):
             return v
         raise ValueError(f"unknown device {v!r}; valid: auto, cpu, cuda, cuda:N, cuda:all, mps")
+
+    @model_validator(mode="after")
+    def _branch_points(self) -> Experiment:
+        for i, br in enumerate(self.branches):
+            if br.at >= self.budget.amount:
+                raise ValueError(f"branches.{i}.at: {br.at:g} is not inside the budget (0 to {self.budget.amount:g} "
+                                 f"{self.budget.unit})")
+        return self
 
     def report_every(self) -> float:
         """Budget units between reports."""
@@ -249,20 +279,20 @@ class Experiment(_Strict):
         return out
 
 
-def parse_batch_sizes(text: str) -> list[int | Literal["full"]]:
-    """Parse '8, 32,128 full' into batch sizes, or raise UserError naming the bad item."""
+def parse_batch_sizes(text: str) -> list[int | Literal["full", "adaptive"]]:
+    """Parse '8, 32,128 full adaptive' into batch sizes, or raise UserError naming the bad item."""
     items = [t for t in text.replace(",", " ").split() if t]
     if not items:
         raise UserError("batch sizes: give at least one, e.g. 8,32,128")
-    out: list[int | Literal["full"]] = []
+    out: list[int | Literal["full", "adaptive"]] = []
     for t in items:
-        if t.lower() == "full":
-            out.append("full")
+        if t.lower() in ("full", "adaptive"):
+            out.append(t.lower())
             continue
         try:
             b = int(t)
         except ValueError:
-            raise UserError(f"batch size {t!r} is not a whole number; use e.g. 8,32,128 or 'full'") from None
+            raise UserError(f"batch size {t!r} is not a whole number; use e.g. 8,32,128, 'full' or 'adaptive'") from None
         if b < 1:
             raise UserError(f"batch size {b} is not valid: batch sizes are whole numbers >= 1")
         out.append(b)

@@ -25,49 +25,16 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 
 from tuilab.engine.evaluate import evaluate
+from tuilab.engine.events import BranchArm, BranchMeasured
 from tuilab.engine.lanes import Lane, scaled_lr
 
 TOLERANCE = 0.1  # a branch keeps pace within 10 % of the parent's window loss
 POINTS = 8  # loss readings per arm, at equal example counts
-
-
-@dataclass(frozen=True)
-class BranchArm:
-    """One continuation: factor 1 is the parent's own."""
-
-    factor: int
-    batch_size: int
-    lr: float
-    examples: tuple[int, ...]  # examples seen since the branch point, at each reading
-    losses: tuple[float, ...]  # train loss on the reference set at those points
-    keeps_pace: bool | None  # None for the parent itself
-
-    @property
-    def window_loss(self) -> float:
-        """Mean loss over the second half of the readings: what the arms are compared on."""
-        tail = self.losses[len(self.losses) // 2:]
-        return sum(tail) / len(tail)
-
-
-@dataclass(frozen=True)
-class BranchResult:
-    """A branch point of one lane and what its branches measured."""
-
-    lane: int
-    at: float  # where it was taken, in the budget's unit
-    batch_size: int  # the parent's batch size there
-    loss0: float  # train loss at the branch point
-    tolerance: float
-    arms: tuple[BranchArm, ...]
-    critical_batch_size: int | None  # the largest batch size that kept pace
-    first_behind: int | None  # the smallest batch size that fell behind (None: none did)
-    b_simple: float | None  # the noise scale measured at the branch point
-    note: str = ""
 
 
 def fork(parent: Lane, factor: int, index: int) -> Lane:
@@ -115,13 +82,13 @@ def bound_critical(batch_size: int, factors: Sequence[int], parent_loss: float, 
     return keeps, critical, behind, note
 
 
-def measure_branch(parent: Lane, factors: Sequence[int], examples: int, x_ref: torch.Tensor, y_ref: torch.Tensor, at: float, b_simple: float | None = None,
-                   tolerance: float = TOLERANCE, should_stop: Callable[[], bool] | None = None) -> BranchResult:
+def measure_branch(parent: Lane, factors: Sequence[int], examples: int, x_ref: torch.Tensor,
+                   y_ref: torch.Tensor, at: float, b_simple: float | None = None, tolerance: float = TOLERANCE, should_stop: Callable[[], bool] | None = None) -> BranchMeasured:
     """Fork `parent` at each factor and at 1, train each for `examples`, and compare their losses.
 
     E is rounded up to a whole number of every arm's steps, and to POINTS steps of the
-    biggest at least, so every arm is read at exactly the same example counts. Factors whose batch would exceed N are left out
-    (noted). The parent itself is not advanced.
+    biggest at least, so every arm is read at exactly the same example counts. Factors
+    whose batch would exceed N are left out (noted). The parent itself is not advanced.
     """
     b = parent.batch_size()
     usable = sorted({k for k in factors if k > 1 and k * b <= parent.n})
@@ -142,8 +109,8 @@ def measure_branch(parent: Lane, factors: Sequence[int], examples: int, x_ref: t
     keeps, critical, behind, note = bound_critical(
         b, usable, arms[0].window_loss if arms else math.nan, [a.window_loss for a in arms[1:]], tolerance)
     arms = arms[:1] + [replace(a, keeps_pace=ok) for a, ok in zip(arms[1:], keeps, strict=True)]
-    return BranchResult(parent.index, at, b, loss0, tolerance, tuple(arms), critical, behind, b_simple,
-                        "; ".join(filter(None, [note, *notes])))
+    return BranchMeasured(parent.index, at, b, loss0, tolerance, tuple(arms), critical, behind, b_simple,
+                          "; ".join(filter(None, [note, *notes])))
 
 
 def _run_arm(lane: Lane, factor: int, start: int, marks: list[int], x_ref: torch.Tensor,

@@ -23,6 +23,7 @@ class LaneInfo:
     lr: float
     micro_batch: int | None = None  # rows per forward/backward when the step accumulates; None: whole batch
     lr_index: int | None = None  # position of the lane's lr in the optimizer's lr_grid; None: no grid
+    adaptive: bool = False  # its batch size grows with the measured noise scale (batch_size: where it starts)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,52 @@ class LaneFailed:
 
 
 @dataclass(frozen=True)
+class BranchArm:
+    """One continuation of a branch point (engine/branch.py); factor 1 is the parent's own."""
+
+    factor: int
+    batch_size: int
+    lr: float
+    examples: tuple[int, ...]  # examples seen since the branch point, at each reading
+    losses: tuple[float, ...]  # train loss on the reference set at those points
+    keeps_pace: bool | None  # None for the parent itself
+
+    @property
+    def window_loss(self) -> float:
+        """Mean loss over the second half of the readings: what the arms are compared on."""
+        tail = self.losses[len(self.losses) // 2:]
+        return sum(tail) / len(tail)
+
+
+@dataclass(frozen=True)
+class BranchMeasured:
+    """A lane forked at bigger batch sizes, and the critical batch size its branches bound."""
+
+    lane: int
+    at: float  # where it was taken, in the budget's unit
+    batch_size: int  # the parent's batch size there
+    loss0: float  # train loss at the branch point
+    tolerance: float
+    arms: tuple[BranchArm, ...]
+    critical_batch_size: int | None  # the largest batch size that kept pace
+    first_behind: int | None  # the smallest batch size that fell behind (None: none did)
+    b_simple: float | None  # the noise scale measured at the branch point
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LaneLandscape:
+    """A lane's loss surface at its final weights: sharpness and a 1-D filter-normalised slice."""
+
+    lane: int
+    sharpness: float | None  # top Hessian eigenvalue of the train loss on the reference set
+    sharpness_converged: bool
+    note: str
+    slice_alphas: tuple[float, ...] = ()
+    slice_losses: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunFinished:
     interrupted: bool
     wall_seconds: float
@@ -114,8 +161,10 @@ class RunFinished:
     traceback: str = ""  # with error: its traceback (the store copies it to errors.log)
 
 
-Event = RunStarted | LaneProgress | NoiseSlope | LaneFinished | LaneFailed | RunFinished
-EVENT_TYPES = {cls.__name__: cls for cls in (RunStarted, LaneProgress, NoiseSlope, LaneFinished, LaneFailed, RunFinished)}
+Event = (RunStarted | LaneProgress | NoiseSlope | LaneFinished | LaneFailed | BranchMeasured | LaneLandscape
+         | RunFinished)
+EVENT_TYPES = {cls.__name__: cls for cls in (RunStarted, LaneProgress, NoiseSlope, LaneFinished, LaneFailed,
+                                             BranchMeasured, LaneLandscape, RunFinished)}
 
 
 def event_to_dict(ev: Event) -> dict[str, Any]:
@@ -135,6 +184,11 @@ def event_from_dict(d: dict[str, Any]) -> Event:
         d["points"] = tuple(SlopePoint(**x) for x in d["points"])
     if cls in (LaneFinished, LaneFailed):
         d["status"] = LaneStatus(d["status"])
+    if cls is BranchMeasured:
+        d["arms"] = tuple(BranchArm(**(x | {"examples": tuple(x["examples"]), "losses": tuple(x["losses"])}))
+                          for x in d["arms"])
+    if cls is LaneLandscape:
+        d["slice_alphas"], d["slice_losses"] = tuple(d.get("slice_alphas", ())), tuple(d.get("slice_losses", ()))
     if cls is RunFinished:
         d["summary"] = RunSummary.from_json(d.get("summary"))
     return cls(**d)

@@ -106,10 +106,20 @@ class Lane:
     def lr(self) -> float:
         """Current lr: scaled base, times decay at passed epochs, times linear warmup."""
         lr = self.lr0 * self.decay_factor ** sum(1 for e in self.decay_epochs if self.epoch >= e)
-        warm = self.exp.optimizer.warmup_epochs
+        warm = self.settings.warmup_epochs
         if warm > 0 and self.epoch < warm:
             lr *= (self.examples + self.batch_size()) / (warm * self.n)
         return lr
+
+    def resize(self, batch_size: int) -> None:
+        """Set the batch size (the adaptive lane grows so); the lr follows the lane's scaling rule.
+
+        Takes effect at the next step. The sampler goes on through the same permutation.
+        """
+        self.batch_size0 = batch_size
+        self.lr0 = scaled_lr(self.settings.base_lr, self.settings.lr_rule, batch_size,
+                             self.exp.optimizer.base_batch_size)
+        self._recheck = 0.0
 
     def _refresh_schedule(self) -> None:
         """Cache batch_size() and lr(), set the optimizer's lr, and find the next boundary."""
@@ -119,7 +129,7 @@ class Lane:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self._lr = lr
-        warm = self.exp.optimizer.warmup_epochs
+        warm = self.settings.warmup_epochs
         if warm > 0 and self.epoch < warm:
             self._recheck = self.examples  # warmup: lr changes every step
             return

@@ -20,10 +20,12 @@ from tuilab.engine.analysis import (
 )
 from tuilab.engine.answer import recommend
 from tuilab.engine.events import (
+    BranchMeasured,
     Event,
     LaneFailed,
     LaneFinished,
     LaneInfo,
+    LaneLandscape,
     LaneProgress,
     NoiseSlope,
     RunFinished,
@@ -31,6 +33,7 @@ from tuilab.engine.events import (
 )
 from tuilab.engine.summary import (
     BatchSizeSummary,
+    BranchSummary,
     LaneStatus,
     LaneSummary,
     RunSummary,
@@ -48,6 +51,7 @@ class LaneRecord:
     steps: int = 0
     examples: int = 0
     seconds: float = 0.0
+    landscape: LaneLandscape | None = None
 
     def final(self, name: str) -> Any:
         """The last reported value of a LaneProgress field (None if never reported)."""
@@ -91,7 +95,16 @@ class LaneRecord:
             to_target=tt,
             progressed=curves.progressed(losses, [p.test_loss for p in self.history]),
             unstable=None if self.status.failed else curves.instability(losses),
-            undertrained=curves.still_falling(losses) if done and tt is None else None)
+            undertrained=curves.still_falling(losses) if done and tt is None else None,
+            adaptive=info.adaptive, batch_sizes_used=tuple(dict.fromkeys(p.batch_size for p in self.history)),
+            sharpness=self.landscape.sharpness if self.landscape else None,
+            sharpness_converged=self.landscape.sharpness_converged if self.landscape else None,
+            generalization_gap=self.generalization_gap())
+
+    def generalization_gap(self) -> float | None:
+        """Final test loss minus final train loss (both at the last report that measured them)."""
+        test, train = self.final("test_loss"), self.final("train_loss")
+        return test - train if test is not None and train is not None else None
 
 
 class RunRecord:
@@ -101,6 +114,7 @@ class RunRecord:
         self.started: RunStarted | None = None
         self.lanes: dict[int, LaneRecord] = {}
         self.slopes: list[NoiseSlope] = []
+        self.branches: list[BranchMeasured] = []
         self.finished: RunFinished | None = None
 
     def apply(self, ev: Event) -> None:
@@ -118,6 +132,10 @@ class RunRecord:
             rec.steps, rec.examples, rec.seconds = ev.steps, ev.examples, ev.seconds
         elif isinstance(ev, NoiseSlope):
             self.slopes.append(ev)
+        elif isinstance(ev, BranchMeasured):
+            self.branches.append(ev)
+        elif isinstance(ev, LaneLandscape):
+            self.lanes[ev.lane].landscape = ev
         elif isinstance(ev, RunFinished):
             self.finished = ev
 
@@ -147,13 +165,15 @@ class RunRecord:
         s = self.started
         target, rule = self.target_loss(exp.measure.target_loss if exp else None)
         lanes = [r.summary(target) for r in self.lanes.values()]
-        best = best_per_batch_size(lanes)
+        # The per-batch-size answers take fixed lanes only: an adaptive lane has no one batch size.
+        best = best_per_batch_size([ln for ln in lanes if not ln.adaptive])
         marked = {ln.lane for ln in best.values()}
         lanes = [replace(ln, best_of_batch_size=ln.lane in marked) for ln in lanes]
-        sizes = sorted({ln.batch_size for ln in lanes})
+        fixed = [ln for ln in lanes if not ln.adaptive]
+        sizes = sorted({ln.batch_size for ln in fixed})
         per_b = tuple(BatchSizeSummary(b, best[b].lr if b in best else None, best[b].lane if b in best else None,
-                                       tuple(sorted({ln.lr for ln in lanes if ln.batch_size == b}))) for b in sizes)
-        steps = to_target_per_batch_size(lanes, "steps")
+                                       tuple(sorted({ln.lr for ln in fixed if ln.batch_size == b}))) for b in sizes)
+        steps = to_target_per_batch_size(fixed, "steps")
         fit = fit_steps_examples(list(steps), list(steps.values()))
         init = next((sl for sl in self.slopes if sl.at == "init"), None)
         steady = {ln.lane for ln in lanes if not ln.status.failed and ln.unstable is None}
@@ -161,7 +181,7 @@ class RunRecord:
         phi = curves.median_positive([p.b_simple for r in self.lanes.values() if r.info.lane in steady
                                       for p in r.history if p.step > 0]) or (init.b_simple if init else None)
         rates = {b: statistics.fmean(v) for b in sizes
-                 if (v := [ln.samples_per_s for ln in lanes if ln.batch_size == b and ln.samples_per_s])}
+                 if (v := [ln.samples_per_s for ln in fixed if ln.batch_size == b and ln.samples_per_s])}
         points = goodput.predict(rates, phi) if phi else ()
         predicted = goodput.predicted_batch_size(points)
         pilot = bool(s and s.pilot)
@@ -180,6 +200,9 @@ class RunRecord:
             lr_tuned=any(len(p.lrs) > 1 for p in per_b), noise_scale=phi, goodput=points,
             predicted_batch_size=predicted,
             prediction_held=None if pilot else goodput.prediction_held(
-                predicted, to_target_per_batch_size(lanes, "seconds")),
-            per_batch_size=per_b, lanes=tuple(lanes))
+                predicted, to_target_per_batch_size(fixed, "seconds")),
+            per_batch_size=per_b, lanes=tuple(lanes),
+            branches=tuple(BranchSummary(b.lane, b.at, b.batch_size, tuple(a.factor for a in b.arms[1:]),
+                                         b.critical_batch_size, b.first_behind, b.b_simple, b.tolerance, b.note)
+                           for b in self.branches))
         return replace(summary, recommendation=recommend(summary))

@@ -16,30 +16,42 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from tuilab.engine.adaptive import memory_cap, next_batch_size
 from tuilab.engine.backends import check_resources
+from tuilab.engine.branch import measure_branch
 from tuilab.engine.control import Control
 from tuilab.engine.data import Data, load_dataset
 from tuilab.engine.devices import resolve_device
 from tuilab.engine.evaluate import evaluate
-from tuilab.engine.faults import describe
 from tuilab.engine.events import (
+    BranchMeasured,
     Event,
     LaneFailed,
     LaneFinished,
     LaneInfo,
+    LaneLandscape,
     LaneProgress,
     NoiseSlope,
     RunFinished,
     RunStarted,
 )
+from tuilab.engine.faults import describe
+from tuilab.engine.landscape import loss_slice
 from tuilab.engine.lanes import Lane
-from tuilab.engine.models import build_model, check_model, count_parameters, describe_model, make_loss
+from tuilab.engine.models import (
+    build_model,
+    check_model,
+    count_parameters,
+    describe_model,
+    make_loss,
+)
 from tuilab.engine.noise import NoiseStats, measure_noise, measure_noise_slope
-from tuilab.engine.twobatch import measure_noise_two_batch, two_batch_sizes
-from tuilab.engine.usercode import UserCode
 from tuilab.engine.record import RunRecord
 from tuilab.engine.settings import lane_settings, pilot_experiment
+from tuilab.engine.sharpness import top_hessian_eigenvalue
 from tuilab.engine.summary import LaneStatus
+from tuilab.engine.twobatch import measure_noise_two_batch, two_batch_sizes
+from tuilab.engine.usercode import UserCode
 from tuilab.errors import UserError
 from tuilab.format import lane_name
 from tuilab.presets import Experiment
@@ -70,10 +82,17 @@ class Plan:
 
 
 def resolve_batch_sizes(exp: Experiment, n_train: int, what: str) -> list[int]:
-    """Concrete batch sizes ('full' = N), refusing any larger than the training set."""
+    """Concrete batch sizes ('full' = N), refusing any larger than the training set.
+
+    'adaptive' starts at the smallest fixed batch size (the optimizer's base batch size
+    when there is none, within N).
+    """
+    fixed = [n_train if b == "full" else b for b in exp.batch_sizes if b != "adaptive"]
     out = []
     for b in exp.batch_sizes:
-        if b == "full":
+        if b == "adaptive":
+            out.append(min(fixed) if fixed else min(exp.optimizer.base_batch_size, n_train))
+        elif b == "full":
             out.append(n_train)
         elif b > n_train:
             raise UserError(f"batch size {b} is larger than the training set ({n_train} examples of {what}); "
@@ -102,8 +121,13 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     method, why = check_model(exp.model, exp.measure.noise_method, exp.seed, data, loss_fn, code)
     exp = pilot_experiment(exp)  # unchanged unless exp.pilot: then a tenth of the budget
     lanes: list[Lane] = []
-    for settings in lane_settings(exp, sizes):
-        torch.manual_seed(exp.seed)  # every lane starts from the same weights
+    adaptive_at = exp.batch_sizes.index("adaptive") if "adaptive" in exp.batch_sizes else None
+    all_settings = lane_settings(exp, sizes, adaptive_at)
+    for i, br in enumerate(exp.branches):
+        if br.lane >= len(all_settings):
+            raise UserError(f"branches.{i}.lane: {br.lane} is not a lane of this run; valid: 0..{len(all_settings) - 1}")
+    for settings in all_settings:
+        torch.manual_seed(settings.init_seed)  # lanes of one seed start from the same weights
         model = build_model(exp.model, data, code).to(device)
         lanes.append(Lane(settings, exp, data, model, loss_fn))
         if lanes[-1].auto_micro:
@@ -123,7 +147,7 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
         model=describe_model(exp.model, data), n_train=data.n_train, n_test=data.n_test,
         n_params=count_parameters(lanes[0].model), budget_unit=exp.budget.unit,
         budget_amount=exp.budget.amount,
-        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index,
+        lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index, adaptive=ln.settings.adaptive,
                              micro_batch=ln.micro_batch())
                     for ln in lanes), noise_method=method, user_code=tuple(exp.user_code()),
         run_dir=run_dir, notices=tuple(notices), pilot=exp.pilot)
@@ -161,20 +185,22 @@ class _Runner:
         self.reports = {ln.index: 0 for ln in plan.lanes}
         self.last = {ln.index: (0, 0.0) for ln in plan.lanes}  # examples, seconds at last report
         self.next_mark = {ln.index: self.every for ln in plan.lanes}
-        self._init_stats: NoiseStats | None = None
+        self._init_stats: dict[int, NoiseStats] = {}  # initial weights' seed -> stats
+        self.pending = {ln.index: sorted((br for br in self.exp.branches if br.lane == ln.index), key=lambda br: br.at)
+                        for ln in plan.lanes}
         self._last_stats: dict[int, tuple[int, NoiseStats]] = {}  # lane -> (step, stats at that step)
 
     def noise_stats(self, lane: Lane) -> NoiseStats:
         """measure_noise at the lane's current parameters, never twice for the same parameters.
 
-        Every lane starts from the same weights, so step 0 is measured once for all of
-        them (and for the initial noise slope); the final slope reuses the last report's.
+        Lanes of one seed start from the same weights, so step 0 is measured once for all
+        of them (and for the initial noise slope); the final slope reuses the last report's.
         """
-        p = self.plan
         if lane.step == 0:
-            if self._init_stats is None:
-                self._init_stats = self._measure_noise(lane)
-            return self._init_stats
+            seed = lane.settings.init_seed
+            if seed not in self._init_stats:
+                self._init_stats[seed] = self._measure_noise(lane)
+            return self._init_stats[seed]
         step, stats = self._last_stats.get(lane.index, (-1, None))
         if step != lane.step or stats is None:
             stats = self._measure_noise(lane)
@@ -215,10 +241,12 @@ class _Runner:
         if last or self.reports[lane.index] % self.exp.measure.noise_every == 0:
             stats = self.noise_stats(lane)
         self.reports[lane.index] += 1
+        b = lane.batch_size()
+        if lane.settings.adaptive and stats is not None:  # the size it grows to counts from the next step
+            lane.resize(next_batch_size(lane.batch_size0, stats.b_simple(), p.data.n_train, self._memory_cap(lane)))
         ex0, s0 = self.last[lane.index]
         self.last[lane.index] = (lane.examples, lane.seconds)
         dt = lane.seconds - s0
-        b = lane.batch_size()
         return LaneProgress(
             lane=lane.index, step=lane.step, examples=lane.examples, epoch=lane.epoch,
             seconds=lane.seconds, progress=min(1.0, lane.units(self.unit) / self.amount),
@@ -234,6 +262,43 @@ class _Runner:
             g_norm2_stderr=stats.g_norm2_stderr if stats else None,
             b_simple_stderr=stats.b_simple_stderr if stats and stats.resolved else None,
             memory_bytes=lane.memory_bytes)
+
+    def _memory_cap(self, lane: Lane) -> int | None:
+        """The adaptive lane's memory cap on a CUDA device (None elsewhere: nothing measured)."""
+        if self.plan.device.type != "cuda" or not lane.memory_bytes:
+            return None
+        total = torch.cuda.get_device_properties(self.plan.device).total_memory
+        return memory_cap(lane.persistent_bytes(), lane.memory_bytes, lane.batch_size(), total)
+
+    def take_branches(self, lane: Lane) -> Iterator[BranchMeasured]:
+        """Fork `lane` at each branch point it has reached (at the first report there or after)."""
+        pending = self.pending[lane.index]
+        while pending and lane.units(self.unit) >= pending[0].at - 1e-9 and not self.control.stop.is_set():
+            br = pending.pop(0)
+            at, b = lane.units(self.unit), lane.batch_size()
+            span = br.span or self.amount / 10
+            examples = {"epochs": span * lane.n, "steps": span * b,
+                        "seconds": span * lane.examples / max(lane.seconds, 1e-9)}[self.unit]
+            try:
+                yield measure_branch(lane, br.factors, math.ceil(examples), self.plan.x_ref, self.plan.y_ref, at,
+                                     self.noise_stats(lane).b_simple(), should_stop=self.control.interrupted)
+            except torch.OutOfMemoryError:
+                if self.plan.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                yield BranchMeasured(lane.index, at, b, math.nan, 0.0, (), None, None, None,
+                                     "not measured: out of device memory")
+
+    def landscape(self, lane: Lane) -> LaneLandscape:
+        """Sharpness and a loss slice at the lane's final weights, on the reference set."""
+        p = self.plan
+        try:
+            sharp = top_hessian_eigenvalue(lane.model, p.loss_fn, p.x_ref, p.y_ref, seed=self.exp.seed)
+            cut = loss_slice(lane.model, p.loss_fn, p.x_ref, p.y_ref, seed=self.exp.seed)
+        except torch.OutOfMemoryError:
+            if p.device.type == "cuda":
+                torch.cuda.empty_cache()
+            return LaneLandscape(lane.index, None, False, "not measured: out of device memory")
+        return LaneLandscape(lane.index, sharp.value, sharp.converged, sharp.note, cut.alphas, cut.losses)
 
     def fail(self, lane: Lane, status: str, reason: str, traceback: str = "") -> LaneFailed:
         lane.status = status
@@ -263,6 +328,7 @@ class _Runner:
         yield ev
         if isinstance(ev, LaneFailed):
             return
+        yield from self.take_branches(lane)
         # One step can pass several marks (a full batch with reports every 0.25 epochs, or a lane
         # whose thread was descheduled on a seconds budget): the next mark lies ahead of the lane.
         done = lane.units(self.unit)
@@ -316,6 +382,9 @@ def run_plan(plan: Plan, control: Control | None = None,
         if lane.status == LaneStatus.RUNNING:
             lane.status = LaneStatus.CANCELLED
             yield emit(LaneFinished(lane.index, LaneStatus.CANCELLED, lane.step, lane.examples, lane.seconds))
+    for lane in trained:  # measured once per lane, at its final weights
+        if lane.status == LaneStatus.FINISHED and not control.stop.is_set():
+            yield emit(runner.landscape(lane))
     if slopes and not interrupted:
         end = _final_slope(plan, record, runner.noise_stats, control.stop.is_set)
         if end is not None:

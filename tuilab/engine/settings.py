@@ -41,6 +41,8 @@ class LaneSettings:
     grow_epochs: tuple[float, ...] = ()
     grow_factor: int = 1
     warmup_epochs: float = 0.0
+    init_seed: int = 0  # torch.manual_seed before building the model: the variant's seed, else the run's
+    adaptive: bool = False  # the batch size grows with the measured noise scale (engine/adaptive.py)
 
 
 def lr_grid(lr: float, grid: list[float] | str | None) -> tuple[float, ...] | None:
@@ -48,12 +50,15 @@ def lr_grid(lr: float, grid: list[float] | str | None) -> tuple[float, ...] | No
     if grid is None:
         return None
     if grid == "auto":
-        return tuple(lr * f for f in AUTO_GRID)
+        return tuple(float(f"{lr * f:.6g}") for f in AUTO_GRID)  # 0.2 * 3 is 0.6, not 0.6000000000000001
     return tuple(sorted(grid))
 
 
-def lane_settings(exp: Experiment, sizes: list[int]) -> list[LaneSettings]:
-    """Every lane of the run, in lane order: variant, then batch size, then lr of the grid."""
+def lane_settings(exp: Experiment, sizes: list[int], adaptive_at: int | None = None) -> list[LaneSettings]:
+    """Every lane of the run, in lane order: variant, then batch size, then lr of the grid.
+
+    `adaptive_at`: the position in `sizes` of the adaptive lane's starting batch size.
+    """
     o = exp.optimizer
     out: list[LaneSettings] = []
     variants: list[Variant | None] = list(exp.variants) or [None]
@@ -61,11 +66,13 @@ def lane_settings(exp: Experiment, sizes: list[int]) -> list[LaneSettings]:
         rule = v.lr_scaling if v and v.lr_scaling else o.lr_scaling
         lr = v.lr if v and v.lr else o.lr
         grid = lr_grid(lr, o.lr_grid)
-        for b in sizes:
+        for j, b in enumerate(sizes):
             for k, base_lr in enumerate(grid or (lr,)):
                 words = [v.label] if v else []
                 if grid is not None:
                     words.append(f"lr {base_lr:.3g}")
+                if j == adaptive_at:
+                    words.append("adaptive")
                 out.append(LaneSettings(
                     index=len(out), label=" ".join(words), batch_size=b, lr_rule=rule, base_lr=base_lr,
                     lr0=scaled_lr(base_lr, rule, b, o.base_batch_size), lr_index=None if grid is None else k,
@@ -74,7 +81,8 @@ def lane_settings(exp: Experiment, sizes: list[int]) -> list[LaneSettings]:
                     decay_factor=v.decay_factor if v else 1.0,
                     grow_epochs=tuple(sorted(v.grow_epochs)) if v else (),
                     grow_factor=v.grow_factor if v else 1,
-                    warmup_epochs=o.warmup_epochs))
+                    warmup_epochs=o.warmup_epochs,
+                    init_seed=v.seed if v and v.seed is not None else exp.seed, adaptive=j == adaptive_at))
     return out
 
 

@@ -95,11 +95,17 @@ class LaneSummary:
     unstable: str | None = None  # the measured reason, when the loss rose and stayed up or oscillated
     undertrained: str | None = None  # the measured reason, when it was still falling and short of the target
     best_of_batch_size: bool = False  # the lane that stands for its batch size (its best lr)
+    adaptive: bool = False  # batch size grown with the noise scale; the JSON's batch_size says "adaptive"
+    batch_sizes_used: tuple[int, ...] = ()  # every batch size the lane trained at, in order
+    sharpness: float | None = None  # top Hessian eigenvalue of the train loss at the final weights
+    sharpness_converged: bool | None = None
+    generalization_gap: float | None = None  # final test loss minus final train loss
 
     @property
     def eligible(self) -> bool:
-        """Can be recommended: trained without failing, learned, stable and not cut short."""
-        return (not self.status.failed and self.progressed and self.unstable is None
+        """Can be recommended: a fixed batch size that trained without failing, learned, stayed stable
+        and was not cut short."""
+        return (not self.status.failed and self.progressed and self.unstable is None and not self.adaptive
                 and self.undertrained is None and self.status is not LaneStatus.RUNNING)
 
     @property
@@ -125,6 +131,21 @@ class GoodputPoint:
     samples_per_s: float
     efficiency: float  # E(B) = (phi + B0) / (phi + B)
     relative_time: float  # 1 / (T E), divided by the smallest: 1.0 is the predicted fastest
+
+
+@dataclass(frozen=True)
+class BranchSummary:
+    """One branch point: the critical batch size its branches bound, beside the noise scale there."""
+
+    lane: int
+    at: float  # in the budget's unit
+    batch_size: int  # the parent's
+    factors: tuple[int, ...]
+    critical_batch_size: int | None  # the largest batch size that kept the parent's loss per example
+    first_behind: int | None  # the smallest that fell behind; None: none did
+    b_simple: float | None
+    tolerance: float
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,10 +192,16 @@ class RunSummary:
     recommendation: Recommendation | None = None
     per_batch_size: tuple[BatchSizeSummary, ...] = ()
     lanes: tuple[LaneSummary, ...] = ()
+    branches: tuple[BranchSummary, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready data (enums as their values, tuples as lists once dumped)."""
-        return dataclasses.asdict(self)
+        """JSON-ready data (enums as their values, tuples as lists once dumped); an adaptive lane's
+        batch_size is "adaptive" (batch_sizes_used lists its sizes)."""
+        d = dataclasses.asdict(self)
+        for lane in d["lanes"]:
+            if lane["adaptive"]:
+                lane["batch_size"] = "adaptive"
+        return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any] | None) -> RunSummary | None:
@@ -187,7 +214,8 @@ class RunSummary:
                       goodput=lambda v: tuple(_build(GoodputPoint, x) for x in v),
                       recommendation=lambda v: _build(Recommendation, _with_defaults(v)),
                       per_batch_size=lambda v: tuple(_build(BatchSizeSummary, x, lrs=tuple) for x in v),
-                      lanes=lambda v: tuple(_lane(x) for x in v))
+                      lanes=lambda v: tuple(_lane(x) for x in v),
+                      branches=lambda v: tuple(_build(BranchSummary, x, factors=tuple) for x in v))
 
     def lane(self, index: int) -> LaneSummary | None:
         return next((ln for ln in self.lanes if ln.lane == index), None)
@@ -201,7 +229,10 @@ def _with_defaults(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lane(d: dict[str, Any]) -> LaneSummary:
-    return _build(LaneSummary, d, status=LaneStatus, to_target=lambda v: _build(ToTarget, v))
+    if d.get("batch_size") == "adaptive":  # typed: the size it started at
+        d = d | {"batch_size": (d.get("batch_sizes_used") or [0])[0], "adaptive": True}
+    return _build(LaneSummary, d, status=LaneStatus, to_target=lambda v: _build(ToTarget, v),
+                  batch_sizes_used=tuple)
 
 
 def _build(cls, d: dict[str, Any], **convert):
