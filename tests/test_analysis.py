@@ -1,4 +1,5 @@
-"""analysis.py: time to target, the steps/examples fit and the recommendation."""
+"""analysis.py, curves.py and goodput.py: time to target, the fit, curve verdicts, each batch size's best
+lane, the default target and goodput, on numbers whose answer is known by construction."""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ import random
 
 import pytest
 
-from tuilab.engine.analysis import (
-    ScalingFit,
-    default_target_loss,
-    first_crossing,
-    fit_steps_examples,
-    recommend,
-)
+from tuilab.engine import curves, goodput
+from tuilab.engine.analysis import best_per_batch_size, first_crossing, fit_steps_examples, pick
+from tuilab.engine.summary import LaneStatus, LaneSummary, ToTarget
 
 
 def test_first_crossing_interpolates_between_reports():
@@ -29,15 +26,6 @@ def test_first_crossing_first_report_never_and_nan():
     # The first crossing counts, not a later one; a NaN never crosses.
     assert first_crossing([0, 1, 2, 3], [1.0, 0.4, 0.9, 0.1], 0.5) == pytest.approx(0.5 / 0.6)
     assert first_crossing([0, 1, 2], [1.0, math.nan, 0.1], 0.5) == 2.0
-
-
-def test_default_target_is_reached_by_every_lane():
-    curves = [[1.0, 0.5, 0.2], [1.0, 0.8, 0.4], [1.2, math.nan, 0.3]]
-    target = default_target_loss(curves)
-    assert target == pytest.approx(0.4 * 1.05)
-    assert all(first_crossing(range(len(c)), c, target) is not None for c in curves)
-    assert default_target_loss([]) is None
-    assert default_target_loss([[math.nan]]) is None
 
 
 def law(s_min, b_crit, bs):
@@ -90,78 +78,97 @@ def test_fit_refuses_too_few_points_or_no_positive_b_crit():
     assert fit_steps_examples(bs, [100.0, 200.0, 400.0, 800.0]) is None
 
 
-def lane(b, status="finished", seconds=None, examples=None, steps=None, sps=1000.0):
-    to_target = None
-    if seconds is not None:
-        to_target = {
-            "seconds": seconds,
-            "examples": examples,
-            "steps": steps if steps is not None else examples / b,
-        }
-    return {"batch_size": b, "status": status, "to_target": to_target, "samples_per_s": sps}
+def decay(n=21, start=2.3, floor=0.05, tau=3.0):
+    return [floor + (start - floor) * math.exp(-k / tau) for k in range(n)]
 
 
-def test_recommend_names_fastest_and_fewest_examples():
-    lanes = [
-        lane(8, seconds=9.0, examples=3000),
-        lane(32, seconds=5.0, examples=5000),
-        lane(128, seconds=4.1, examples=12000),
-        lane(512, seconds=6.0, examples=40000),
-    ]
-    fit = ScalingFit(s_min=100, e_min=9600, b_crit=96.0, residual=0.02, n_points=4)
-    rec = recommend(lanes, 80.0, fit, target=0.3, device="cpu")
-    assert rec.fastest_batch_size == 128
-    assert rec.fewest_examples_batch_size == 8
-    assert rec.critical_batch_size == 96.0
-    assert rec.confidence == "high"
-    assert "B=128 reached loss 0.3 fastest (4.1 s on cpu)" in rec.text
-    assert "B=8 needed the fewest examples" in rec.text
-    assert "96" in rec.text and "80" in rec.text
+def test_progress_needs_train_and_test_loss_clearly_below_their_start():
+    assert curves.progressed(decay(), decay())
+    flat = [2.30 - 0.002 * k for k in range(21)]  # random labels: memorising a little ...
+    assert not curves.progressed(flat)
+    memorised = decay(start=2.3, floor=1.0)  # ... or a lot, while the test loss rises
+    assert not curves.progressed(memorised, [2.3 + 0.01 * k for k in range(21)])
+    assert not curves.progressed([2.3])
 
 
-def test_recommend_falls_back_to_b_simple_and_flags_disagreement():
-    lanes = [lane(b, seconds=10.0 / b + 1, examples=100 * b) for b in (8, 32, 128)]
-    assert recommend(lanes, 80.0, None).critical_batch_size == 80.0
-    far = ScalingFit(s_min=100, e_min=100 * 250, b_crit=250.0, residual=0.02, n_points=3)
-    rec = recommend(lanes, 80.0, far)
-    assert rec.confidence == "medium"
-    assert "differ 3x" in rec.text
+def test_instability_rose_and_stayed_or_oscillated():
+    assert curves.instability(decay()) is None
+    rose = decay(n=8) + [0.3, 0.6, 0.8, 0.8, 0.8]
+    why = curves.instability(rose)
+    assert why.startswith("loss rose from its best") and "0.8" in why
+    # A wiggle near zero loss is not instability: 1.5x the best but a sliver of the descent.
+    assert curves.instability(decay(floor=0.001) + [0.002]) is None
+    zigzag = [2.3, 1.0, 1.6, 0.8, 1.4, 0.6, 1.2, 0.5, 0.55]
+    why = curves.instability(zigzag)
+    assert why.startswith("loss oscillated: it jumped up 3 times")
 
 
-def test_recommend_does_not_quote_an_extrapolated_critical_batch_size_as_measured():
-    lanes = [lane(b, seconds=10.0 / b + 1, examples=100 * b) for b in (8, 32, 128)]
-    above = ScalingFit(s_min=1, e_min=121_000, b_crit=121_000.0, residual=0.02, n_points=3)
-    rec = recommend(lanes, 80.0, above)
-    assert "above the tested range" in rec.text and "B=128" in rec.text
-    assert "Past B≈" not in rec.text and rec.confidence == "medium"
-    below = ScalingFit(s_min=100, e_min=100, b_crit=1.0, residual=0.02, n_points=3)
-    assert "below the tested range: even B=8" in recommend(lanes, None, below).text
+def test_still_falling_at_the_end():
+    assert curves.still_falling(decay()) is None
+    line = [2.3 - 0.075 * k for k in range(21)]  # straight down to 0.8: the last fifth fell 0.3 of 1.5
+    why = curves.still_falling(line)
+    assert why == "still falling: 1.1 to 0.8 over its last fifth"
+    assert curves.still_falling(line[:4]) is None
 
 
-def test_recommend_low_confidence_when_one_lane_reached():
-    lanes = [lane(8, seconds=9.0, examples=3000), lane(32), lane(128)]
-    rec = recommend(lanes, None, None)
-    assert rec.fastest_batch_size == rec.fewest_examples_batch_size == 8
-    assert rec.confidence == "low"
-    assert "only 1 of 3 lanes reached the target" in rec.text
+def test_default_target_is_what_the_better_half_reached_but_far_below_the_start():
+    # Four batch sizes, best losses 0.05, 0.06, 0.3, 0.9: the better half reached 0.06.
+    target, rule = curves.default_target(2.3, [0.9, 0.05, 0.3, 0.06])
+    assert target == pytest.approx(0.06 * 1.05)
+    assert "better half" in rule
+    # The better half barely learned: the target is half way (log) from the start to the best.
+    target, rule = curves.default_target(2.3, [0.1, 2.0, 2.1, 2.2])
+    assert target == pytest.approx(math.sqrt(2.3 * 0.1))
+    assert "half way" in rule
+    assert curves.default_target(2.3, []) is None
 
 
-def test_recommend_low_confidence_when_a_lane_failed():
-    lanes = [
-        lane(8, seconds=9.0, examples=3000),
-        lane(32, seconds=5.0, examples=5000),
-        lane(128, seconds=4.0, examples=12000),
-        lane(512, status="diverged"),
-    ]
-    rec = recommend(lanes, 50.0, None)
-    assert rec.fastest_batch_size == 128
-    assert rec.confidence == "low"
-    assert "B=512 diverged" in rec.text
+def summary_lane(lane, b, acc, seconds=None, status=LaneStatus.FINISHED, **kw):
+    tt = ToTarget(seconds * b / 100, seconds * 1000, seconds) if seconds is not None else None
+    return LaneSummary(lane=lane, label="", batch_size=b, lr=0.1, status=status, final_test_accuracy=acc,
+                       to_target=tt, progressed=True, **kw)
 
 
-def test_recommend_when_no_lane_reached():
-    rec = recommend([lane(8), lane(32)], None, None, target=0.1)
-    assert rec.fastest_batch_size is None and rec.fewest_examples_batch_size is None
-    assert rec.critical_batch_size is None
-    assert rec.confidence == "low"
-    assert "No lane reached loss 0.1" in rec.text
+def test_pick_prefers_clearly_better_quality_even_when_slowest():
+    slow_best = summary_lane(0, 8, 0.99, seconds=9.0)
+    fast = summary_lane(1, 128, 0.95, seconds=1.0)
+    assert pick([slow_best, fast]) is slow_best
+
+
+def test_pick_takes_the_fastest_of_equally_good_lanes():
+    slow_best = summary_lane(0, 8, 0.990, seconds=9.0)
+    fast = summary_lane(1, 128, 0.985, seconds=1.0)  # within 1 point
+    never = summary_lane(2, 32, 0.989)  # as good, but never reached the target
+    assert pick([slow_best, fast, never]) is fast
+
+
+def test_best_per_batch_size_skips_unstable_and_failed_lanes():
+    lanes = [summary_lane(0, 8, 0.99, seconds=1.0, unstable="loss rose"),
+             summary_lane(1, 8, 0.97, seconds=2.0),
+             summary_lane(2, 32, 0.98, seconds=2.0, status=LaneStatus.DIVERGED),
+             summary_lane(3, 32, 0.90, seconds=3.0, undertrained="still falling")]
+    best = best_per_batch_size(lanes)
+    assert best[8].lane == 1  # the unstable lane had the better accuracy
+    assert best[32].lane == 3  # undertrained beats diverged when nothing better is there
+
+
+def test_goodput_against_a_hand_computation():
+    # phi = 100, B0 = 8. E(8) = 1, E(64) = 108/164, E(512) = 108/612.
+    # 1/(T E): 8 -> 1/1000 = 1e-3; 64 -> 164/(108*6000) = 2.531e-4; 512 -> 612/(108*20000) = 2.833e-4.
+    points = goodput.predict({8: 1000.0, 64: 6000.0, 512: 20000.0}, 100.0)
+    assert [p.batch_size for p in points] == [8, 64, 512]
+    assert [p.efficiency for p in points] == pytest.approx([1.0, 108 / 164, 108 / 612])
+    fastest = 164 / (108 * 6000)
+    assert [p.relative_time for p in points] == pytest.approx(
+        [1e-3 / fastest, 1.0, 612 / (108 * 20000) / fastest])
+    assert goodput.predicted_batch_size(points) == 64
+    # A huge noise scale: E barely falls, so throughput decides.
+    assert goodput.predicted_batch_size(goodput.predict({8: 1000.0, 64: 6000.0, 512: 20000.0}, 1e9)) == 512
+    assert goodput.predict({8: 1000.0}, 0.0) == ()
+
+
+def test_prediction_held_within_twenty_percent_of_the_measured_fastest():
+    assert goodput.prediction_held(64, {8: 3.0, 64: 1.1, 512: 1.0})
+    assert not goodput.prediction_held(64, {8: 3.0, 64: 1.3, 512: 1.0})
+    assert not goodput.prediction_held(64, {8: 3.0, 512: 1.0})  # it never reached the target
+    assert goodput.prediction_held(64, {}) is None

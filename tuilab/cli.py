@@ -48,6 +48,8 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=_budget, help="budget in steps")
     p.add_argument("--seconds", type=_budget, help="budget in seconds of each lane's training time")
     p.add_argument("--seed", type=int, help="seed of data, initial weights and minibatch order")
+    p.add_argument("--pilot", action="store_true",
+                   help="a tenth of the budget: measure throughput and the noise scale, predict the best batch size")
     p.add_argument("--backend", choices=("inprocess", "ray"), help="where lanes train: this process, or Ray actors")
     p.add_argument("--address", help="with --backend ray: an existing Ray cluster (default: a local Ray for the run)")
 

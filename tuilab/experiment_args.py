@@ -34,6 +34,8 @@ def load_experiment(args: argparse.Namespace) -> Experiment:
         data["budget"] = {"unit": budgets[0][0], "amount": budgets[0][1]}
     if args.seed is not None:
         data["seed"] = args.seed
+    if getattr(args, "pilot", False):
+        data["pilot"] = True
     if args.backend:
         data["resources"]["backend"] = args.backend
     if args.address:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import re
 import sys
 from pathlib import Path
 
 from tuilab.engine.events import LaneInfo, LaneProgress, RunStarted
+from tuilab.engine.settings import LaneSettings, lane_settings, pilot_experiment
 from tuilab.engine.store import check_run_dir, read_events
 from tuilab.errors import UserError
 from tuilab.format import lane_name
@@ -66,6 +68,18 @@ def find_lane(started: RunStarted, batch_size: int, label: str | None = None) ->
     return hits[0]
 
 
+def _settings(exp: Experiment, n_train: int, what: str, lane: LaneInfo) -> LaneSettings:
+    """The lane's settings, resolved from the preset exactly as the run resolved them."""
+    from tuilab.engine.run import resolve_batch_sizes
+
+    every = lane_settings(exp, resolve_batch_sizes(exp, n_train, what))
+    mine = every[lane.lane] if lane.lane < len(every) else None
+    if mine is None or mine.batch_size != lane.batch_size or not math.isclose(mine.lr0, lane.lr, rel_tol=1e-9):
+        raise UserError(f"lane {lane_name(lane)}: experiment.toml no longer gives this lane's batch size and lr "
+                        "(edited since the run?); nothing to reproduce")
+    return mine
+
+
 def _default_script_path(run_dir: Path, lane: LaneInfo) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", lane.label).strip("-").lower()
     return run_dir / f"train_b{lane.batch_size}{'_' + slug if slug else ''}.py"
@@ -83,7 +97,7 @@ def export_lane(run_dir: str | Path, batch_size: int, label: str | None = None,
     run_dir = check_run_dir(run_dir)
     started, reports = _events(run_dir)
     lane = find_lane(started, batch_size, label)
-    exp: Experiment = load_preset(run_dir / "experiment.toml")
+    exp: Experiment = pilot_experiment(load_preset(run_dir / "experiment.toml"))
     data = load_dataset(exp.dataset, exp.seed, "cpu")
     if data.n_train != started.n_train:
         raise UserError(f"{exp.dataset.name}: the data now have {data.n_train} training examples, the run had "
@@ -96,7 +110,8 @@ def export_lane(run_dir: str | Path, batch_size: int, label: str | None = None,
     ref, _probe = measurement_indices(exp, data.n_train)
     tensors = {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
                "y_test": data.y_test, "ref_index": ref}
-    text = render_script(exp, data, lane, steps, data_path.name, str(run_dir), started.device)
+    settings = _settings(exp, data.n_train, data.description, lane)
+    text = render_script(exp, data, settings, steps, data_path.name, str(run_dir), started.device)
     data_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = data_path.with_name(f".{data_path.name}.tmp")
     torch.save(tensors, tmp)

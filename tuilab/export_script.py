@@ -11,9 +11,9 @@ from __future__ import annotations
 from torch import nn
 
 from tuilab.engine.data import Data
-from tuilab.engine.events import LaneInfo
 from tuilab.engine.lanes import sampler_seed
 from tuilab.engine.models import build_model
+from tuilab.engine.settings import LaneSettings
 from tuilab.presets import Experiment
 
 
@@ -36,13 +36,14 @@ def _model_code(exp: Experiment, data: Data) -> str:
     return f"model = nn.Sequential(\n{layers}).to(DEVICE)"
 
 
-def _lr_comment(exp: Experiment, lane: LaneInfo, rule: str, base_lr: float) -> str:
-    base = exp.optimizer.base_batch_size
-    if rule == "linear":
-        return f"{base_lr:g} at B={base}, scaled linearly (Goyal et al. 2017): {base_lr:g} * {lane.batch_size} / {base}"
-    if rule == "sqrt":
-        return f"{base_lr:g} at B={base}, scaled by sqrt (Hoffer et al. 2017): {base_lr:g} * sqrt({lane.batch_size} / {base})"
-    return "the same for every batch size (no lr scaling)"
+def _lr_comment(exp: Experiment, lane: LaneSettings) -> str:
+    base, base_lr, b = exp.optimizer.base_batch_size, lane.base_lr, lane.batch_size
+    grid = "" if lane.lr_index is None else ", one value of the run's lr grid"
+    if lane.lr_rule == "linear":
+        return f"{base_lr:g} at B={base}{grid}, scaled linearly (Goyal et al. 2017): {base_lr:g} * {b} / {base}"
+    if lane.lr_rule == "sqrt":
+        return f"{base_lr:g} at B={base}{grid}, scaled by sqrt (Hoffer et al. 2017): {base_lr:g} * sqrt({b} / {base})"
+    return f"the same for every batch size (no lr scaling){grid}"
 
 
 def _optimizer_code(exp: Experiment) -> str:
@@ -61,15 +62,15 @@ def _report_steps_code(steps: list[int]) -> str:
     return "{" + ", ".join(map(str, steps)) + "}"
 
 
-def _schedule_code(exp: Experiment, variant) -> str:
+def _schedule_code(lane: LaneSettings) -> str:
     """batch_size_at and lr_at, with only the parts this lane uses."""
     lines = []
-    grow = variant is not None and variant.grow_epochs and variant.grow_factor > 1
-    decay = variant is not None and variant.decay_epochs and variant.decay_factor < 1
-    warm = exp.optimizer.warmup_epochs
+    grow = lane.grow_epochs and lane.grow_factor > 1
+    decay = lane.decay_epochs and lane.decay_factor < 1
+    warm = lane.warmup_epochs
     if grow:
-        lines += [f"GROW_EPOCHS = {sorted(variant.grow_epochs)!r}  # the batch grows at these epochs",
-                  f"GROW_FACTOR = {variant.grow_factor!r}  # ... by this factor (Smith et al. 2017)", "", "",
+        lines += [f"GROW_EPOCHS = {list(lane.grow_epochs)!r}  # the batch grows at these epochs",
+                  f"GROW_FACTOR = {lane.grow_factor!r}  # ... by this factor (Smith et al. 2017)", "", "",
                   "def batch_size_at(examples):",
                   '    """The batch size after `examples` examples: grown at each grow epoch passed, at most N."""',
                   "    grown = sum(1 for e in GROW_EPOCHS if examples / N >= e)",
@@ -77,8 +78,8 @@ def _schedule_code(exp: Experiment, variant) -> str:
     else:
         lines += ["def batch_size_at(examples):", "    return BATCH_SIZE", "", ""]
     if decay:
-        lines = [f"DECAY_EPOCHS = {sorted(variant.decay_epochs)!r}  # the lr is multiplied at these epochs",
-                 f"DECAY_FACTOR = {variant.decay_factor!r}  # ... by this factor", ""] + lines
+        lines = [f"DECAY_EPOCHS = {list(lane.decay_epochs)!r}  # the lr is multiplied at these epochs",
+                 f"DECAY_FACTOR = {lane.decay_factor!r}  # ... by this factor", ""] + lines
     if warm > 0:
         lines = [f"WARMUP_EPOCHS = {warm!r}  # lr rises linearly from 0 over these epochs", ""] + lines
     lines += ["def lr_at(examples, batch_size):",
@@ -126,12 +127,9 @@ def report(step, examples):
           f"test_loss {{test_loss:.9g}}{extra}")"""
 
 
-def render_script(exp: Experiment, data: Data, lane: LaneInfo, report_steps: list[int], data_name: str,
+def render_script(exp: Experiment, data: Data, lane: LaneSettings, report_steps: list[int], data_name: str,
                   run_dir: str, run_device: str) -> str:
     """The text of a standalone script that retrains `lane` and prints its losses at `report_steps`."""
-    variant = next((v for v in exp.variants if v.label == lane.label), None) if lane.label else None
-    rule = (variant.lr_scaling if variant and variant.lr_scaling else exp.optimizer.lr_scaling)
-    base_lr = variant.lr if variant and variant.lr else exp.optimizer.lr
     classification = data.task == "classification"
     label = f" ({lane.label})" if lane.label else ""
     budget = f"{exp.budget.amount:g} {exp.budget.unit}"
@@ -173,16 +171,16 @@ torch.manual_seed({exp.seed})
 loss_fn = F.{"cross_entropy" if classification else "mse_loss"}  # the mean over the batch
 
 BATCH_SIZE = {lane.batch_size}
-LR = {lane.lr!r}  # {_lr_comment(exp, lane, rule, base_lr)}
+LR = {lane.lr0!r}  # {_lr_comment(exp, lane)}
 {_optimizer_code(exp)}
 
 
-{_schedule_code(exp, variant)}
+{_schedule_code(lane)}
 
 
 # Minibatches without replacement: a fresh random order every epoch; a remainder
-# smaller than the batch is dropped. Lane {lane.lane}'s order comes from seed*1009 + {lane.lane}.
-generator = torch.Generator().manual_seed({sampler_seed(exp.seed, lane.lane)})
+# smaller than the batch is dropped. Lane {lane.index}'s order comes from seed*1009 + {lane.index}.
+generator = torch.Generator().manual_seed({sampler_seed(exp.seed, lane.index)})
 order, pos = torch.empty(0, dtype=torch.long), 0
 
 

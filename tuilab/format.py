@@ -51,9 +51,8 @@ BEST_MARK = " *"  # after the lane that stands for its batch size when several l
 
 
 def lane_verdict(ln: LaneSummary) -> str:
-    """'finished', 'finished, unstable', 'out of memory': the status with what the curve showed."""
-    flag = ", unstable" if ln.unstable else ", undertrained" if ln.undertrained else ""
-    return ln.status.text + flag
+    """'finished', 'unstable', 'undertrained', 'out of memory': the status, or what the curve showed."""
+    return "unstable" if ln.unstable else "undertrained" if ln.undertrained else ln.status.text
 
 
 def summary_rows(summary: RunSummary) -> list[tuple[str, ...]]:

@@ -157,7 +157,8 @@ def best_per_batch_size(lanes: Sequence[LaneSummary]) -> dict[int, LaneSummary]:
     out: dict[int, LaneSummary] = {}
     for b in sorted({ln.batch_size for ln in lanes}):
         mine = [ln for ln in lanes if ln.batch_size == b]
-        for tier in (lambda ln: ln.eligible, lambda ln: ln.progressed and ln.unstable is None,
+        for tier in (lambda ln: ln.eligible,
+                     lambda ln: not ln.status.failed and ln.progressed and ln.unstable is None,
                      lambda ln: not ln.status.failed):
             chosen = pick([ln for ln in mine if tier(ln)])
             if chosen is not None:

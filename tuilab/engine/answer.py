@@ -142,7 +142,8 @@ def recommend(s: RunSummary) -> Recommendation:
 
     if choice is not None and learned:
         others = ", ".join(f"B={b} {_quality_words(ln)}" for b, ln in sorted(best.items()) if ln is not choice)
-        top = pick([ln for ln in lanes if not ln.status.failed and ln.unstable is None]) or choice
+        rated = [ln for ln in lanes if ln.eligible and quality(ln) is not None]
+        top = min(rated, key=quality) if rated else choice
         lead = "the best within the budget" if quality(choice) == quality(top) else \
             f"as good as the best ({_quality_words(top)} at {top.name}) within tolerance"
         reasons.append(f"Final {measure} {_quality_words(choice)} at {choice.name}, {lead}"
@@ -163,7 +164,7 @@ def recommend(s: RunSummary) -> Recommendation:
                  and ln.undertrained is None]
         if never:
             reasons.append(f"Never reached the target: {_names(never, lambda ln: 'best ' + fmt_float(ln.best_train_loss))}.")
-    for flag, what in (("unstable", "Unstable"), ("undertrained", "Undertrained")):
+    for flag, what in (("unstable", "Unstable"), ("undertrained", "Undertrained (train longer)")):
         marked = [ln for ln in lanes if getattr(ln, flag)]
         if marked:
             reasons.append(f"{what}, never recommended: {_names(marked, lambda ln, f=flag: getattr(ln, f))}.")
@@ -197,10 +198,11 @@ def recommend(s: RunSummary) -> Recommendation:
 
     sizes_reached = {ln.batch_size for ln in reached}
     if not s.pilot and learned:
-        if len(sizes_reached) <= 1:
-            low.append(f"only {len(sizes_reached)} of {len(best) or len(lanes)} batch sizes reached the target")
-        elif len(sizes_reached) < 3:
-            medium.append(f"only {len(sizes_reached)} of {len(best)} batch sizes reached the target")
+        sizes = len(best) or len({ln.batch_size for ln in lanes})
+        if len(sizes_reached) <= 1 < sizes:
+            low.append(f"only {len(sizes_reached)} of {sizes} batch sizes reached the target")
+        elif len(sizes_reached) < min(3, sizes):
+            medium.append(f"only {len(sizes_reached)} of {sizes} batch sizes reached the target")
     if s.interrupted:
         low.append("the run was stopped before every lane finished")
     confidence = "low" if low or len(medium) >= 2 else "medium" if medium else "high"

@@ -64,8 +64,7 @@ def still_falling(losses: Sequence[float]) -> str | None:
     late = ls[min(len(ls) - 2, math.floor((1 - LATE) * (len(ls) - 1)))]
     if descent <= 0 or late - ls[-1] < LATE_FALL * descent:
         return None
-    return (f"still falling at the end: {fmt_float(late)} to {fmt_float(ls[-1])} over the last fifth "
-            "of its budget; train longer")
+    return f"still falling: {fmt_float(late)} to {fmt_float(ls[-1])} over its last fifth"
 
 
 def default_target(start: float, best_per_batch_size: Sequence[float]) -> tuple[float, str] | None:
