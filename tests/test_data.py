@@ -12,9 +12,9 @@ import torch
 
 from tuilab.engine.data import load_dataset
 from tuilab.errors import UserError
-from tuilab.presets import DatasetConfig
+from tuilab.presets import SYNTHETIC_DATASETS, DatasetConfig
 
-SYNTHETIC = ["moons", "circles", "spiral", "blobs", "linreg", "teacher"]
+SYNTHETIC = list(SYNTHETIC_DATASETS)
 
 
 def load(name: str, seed: int = 0, **kw):

@@ -21,7 +21,7 @@ from tuilab.engine import datafiles
 from tuilab.engine.customdata import load_custom
 from tuilab.engine.usercode import UserCode
 from tuilab.errors import UserError
-from tuilab.presets import HF_PREFIX, DatasetConfig
+from tuilab.presets import DIM_DATASETS, HF_PREFIX, SYNTHETIC_DATASETS, DatasetConfig
 
 # A synthetic set is generated whole in memory: refuse sizes that cannot fit
 # rather than let the machine swap (5e8 float32 values = 2 GB).
@@ -125,9 +125,9 @@ def _teacher(cfg: DatasetConfig, g: torch.Generator):
     return x, y, k, {"teacher_w1": w1, "teacher_w2": w2}
 
 
-_SYNTHETIC = {"moons": _moons, "circles": _circles, "spiral": _spiral, "blobs": _blobs,
-              "linreg": _linreg, "teacher": _teacher}
-_WITH_DIM = ("blobs", "linreg", "teacher")
+# The generators in the order of presets.SYNTHETIC_DATASETS (strict: a name without one fails at import).
+_SYNTHETIC = dict(zip(SYNTHETIC_DATASETS, (_moons, _circles, _spiral, _blobs, _linreg, _teacher), strict=True))
+_WITH_DIM = DIM_DATASETS
 
 
 def _split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, g: torch.Generator):

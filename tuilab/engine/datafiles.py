@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tuilab.errors import UserError
-from tuilab.presets import DatasetConfig
+from tuilab.presets import IDX_DATASETS, DatasetConfig
 
 MAX_CLASSES = 100  # an all-integer target with more distinct values than this is a regression
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -42,7 +42,7 @@ def load_arrays(cfg: DatasetConfig) -> Arrays:
     """Read the real or file-based dataset that `cfg.name` names."""
     if cfg.name == "digits":
         return _digits()
-    if cfg.name in ("mnist", "fashion-mnist"):
+    if cfg.name in IDX_DATASETS:
         return _mnist(cfg)
     if cfg.name.startswith("csv:"):
         return _csv(_existing(cfg.name[4:], "csv"))

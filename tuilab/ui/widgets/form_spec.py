@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tuilab.presets import DATASETS, FILE_DATASETS
+from tuilab.presets import DATASETS, DIM_DATASETS, FILE_DATASETS, IDX_DATASETS, SYNTHETIC_DATASETS
 
 Kind = Literal["input", "select", "switch", "batch", "device"]
 
@@ -28,10 +28,10 @@ class FieldSpec:
 
 
 DATASET_KINDS = DATASETS + FILE_DATASETS
-SYNTHETIC = ("moons", "circles", "spiral", "blobs", "linreg", "teacher")
-_WITH_DIM = ("blobs", "linreg", "teacher")
+SYNTHETIC = SYNTHETIC_DATASETS
+_WITH_DIM = DIM_DATASETS
 _WITH_CLASSES = ("spiral", "blobs", "teacher")
-_IDX = ("mnist", "fashion-mnist")
+_IDX = IDX_DATASETS
 
 SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     ("Dataset", (
@@ -45,7 +45,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("dataset.limit", "limit", hint="empty: all examples"),
     )),
     ("Model", (
-        FieldSpec("model.kind", "model", "select", options=("linear", "mlp", "cnn")),
+        FieldSpec("model.kind", "model", "select", options=("linear", "mlp", "cnn", "custom")),
         FieldSpec("model.hidden", "hidden", hint="widths, e.g. 64,64"),
         FieldSpec("model.channels", "channels", hint="e.g. 16,32"),
         FieldSpec("model.activation", "activation", "select", options=("relu", "tanh", "gelu")),
@@ -97,7 +97,7 @@ def relevant_fields(values: dict[str, object]) -> set[str]:
         hidden.add("model.hidden")
     if model != "cnn":
         hidden.add("model.channels")
-    if model == "linear":
+    if model in ("linear", "custom"):
         hidden.add("model.activation")
     if values.get("optimizer.kind") != "sgd":
         hidden |= {"optimizer.momentum", "optimizer.nesterov"}
