@@ -53,3 +53,33 @@ def test_memory_cap_is_where_activations_fill_the_device():
     assert cap == math.floor(256 * (MEMORY_SHARE * 10 - 1) / 2)
     assert memory_cap(10**9, 10**9, 256, 10**10) is None  # nothing measured beyond the weights
     assert next_batch_size(128, 5000.0, 10**6, cap) == cap
+
+
+def test_the_adaptive_lane_of_a_run_follows_the_rule_on_its_measured_noise_scale():
+    from tuilab.engine.events import LaneProgress, RunFinished
+    from tuilab.engine.run import run
+    from tuilab.engine.summary import RunSummary
+    from tuilab.presets import experiment_from_dict
+
+    exp = experiment_from_dict({
+        "name": "adaptive", "device": "cpu", "seed": 1, "batch_sizes": [16, 4, "adaptive"],
+        "dataset": {"name": "moons", "n": 500}, "model": {"kind": "mlp", "hidden": [16]},
+        "optimizer": {"lr": 0.05, "lr_scaling": "sqrt", "base_batch_size": 4}, "budget": {"amount": 3.0},
+        "measure": {"every": 0.25, "noise_every": 1, "probe_examples": 32, "slope_draws": 2},
+    })
+    events = list(run(exp))
+    reports = [e for e in events if isinstance(e, LaneProgress) and e.lane == 2]
+    b = 4  # starts at the smallest fixed batch size
+    for rep in reports:
+        assert rep.batch_size == b
+        assert math.isclose(rep.lr, scaled_lr(0.05, "sqrt", b, 4))
+        b = next_batch_size(b, rep.b_simple, 400)
+    summary = events[-1].summary
+    assert isinstance(events[-1], RunFinished)
+    lane = summary.lane(2)
+    assert lane.adaptive and lane.batch_sizes_used == tuple(dict.fromkeys(r.batch_size for r in reports))
+    assert len(lane.batch_sizes_used) > 1  # it grew: the run shows the rule, not a fixed lane
+    assert {p.batch_size for p in summary.per_batch_size} == {4, 16}  # kept out of the per-B answers
+    js = summary.to_json()
+    assert js["lanes"][2]["batch_size"] == "adaptive" and js["lanes"][0]["batch_size"] == 16
+    assert RunSummary.from_json(js).lane(2) == lane

@@ -99,3 +99,36 @@ def test_measure_branch_compares_arms_at_equal_examples_and_leaves_the_parent_al
     keeps = [a.keeps_pace for a in res.arms[1:]]
     assert keeps == [a.window_loss <= 1.1 * res.arms[0].window_loss for a in res.arms[1:]]
     assert res.critical_batch_size == 8 * 2 ** (keeps + [False]).index(False)
+
+
+def test_a_preset_branch_is_taken_in_the_run_and_summarised():
+    from tuilab.engine.events import BranchMeasured, LaneProgress
+    from tuilab.engine.run import run
+
+    exp = experiment_from_dict({
+        "name": "branches", "device": "cpu", "seed": 0, "batch_sizes": [8, 32],
+        "branches": [{"lane": 0, "at": 0.6, "factors": [2, 4], "span": 0.3}],
+        "dataset": {"name": "moons", "n": 500}, "model": {"kind": "mlp", "hidden": [16]},
+        "optimizer": {"lr": 0.1, "lr_scaling": "linear", "base_batch_size": 8}, "budget": {"amount": 1.0},
+        "measure": {"every": 0.25, "probe_examples": 32, "slope_draws": 2},
+    })
+    events = list(run(exp))
+    (br,) = [e for e in events if isinstance(e, BranchMeasured)]
+    before = [e for e in events[:events.index(br)] if isinstance(e, LaneProgress) and e.lane == 0]
+    assert before[-1].epoch == br.at == 0.76  # the report at the 0.75 mark (38 steps of 8 of 400), after 0.6
+    assert [a.batch_size for a in br.arms] == [8, 16, 32] and [a.lr for a in br.arms] == [0.1, 0.2, 0.4]
+    assert br.arms[0].examples[-1] >= 0.3 * 400 and br.b_simple is not None
+    (s,) = events[-1].summary.branches
+    assert (s.lane, s.at, s.factors, s.critical_batch_size, s.b_simple) == (0, 0.76, (2, 4), br.critical_batch_size,
+                                                                          br.b_simple)
+    # The parent went on as if nothing happened: its reports match a run without the branch.
+    plain = list(run(exp.model_copy(update={"branches": []})))
+    mine = [(e.step, e.train_loss) for e in events if isinstance(e, LaneProgress) and e.lane == 0]
+    assert mine == [(e.step, e.train_loss) for e in plain if isinstance(e, LaneProgress) and e.lane == 0]
+
+
+def test_a_branch_of_a_lane_that_does_not_exist_is_refused():
+    from tuilab.errors import UserError
+
+    with pytest.raises(UserError, match=r"branches.0.lane: 5 is not a lane of this run; valid: 0..0"):
+        _plan({"kind": "sgd"}, branches=[{"lane": 5, "at": 1.0}])

@@ -93,3 +93,30 @@ def test_too_few_iterations_say_so():
     model, x, y = linreg()
     s = top_hessian_eigenvalue(model, F.mse_loss, x, y, iterations=2)
     assert not s.converged and "not converged after 2 iterations" in s.note
+
+
+def test_each_finished_lane_gets_sharpness_a_loss_slice_and_its_gap():
+    from tuilab.engine.events import LaneLandscape
+    from tuilab.engine.run import prepare, run_plan
+    from tuilab.presets import experiment_from_dict
+
+    exp = experiment_from_dict({
+        "name": "shape", "device": "cpu", "seed": 0, "batch_sizes": [8, 64],
+        "variants": [{"label": "seed 0"}, {"label": "seed 5", "seed": 5}],
+        "dataset": {"name": "moons", "n": 300}, "model": {"kind": "mlp", "hidden": [8]},
+        "budget": {"amount": 1.0}, "measure": {"every": 0.5, "probe_examples": 16, "slope_draws": 2},
+    })
+    plan = prepare(exp)
+    events = list(run_plan(plan))
+    shapes = {e.lane: e for e in events if isinstance(e, LaneLandscape)}
+    assert sorted(shapes) == [0, 1, 2, 3]
+    for lane in plan.lanes:  # measured at the final weights on the reference set
+        expected = top_hessian_eigenvalue(lane.model, plan.loss_fn, plan.x_ref, plan.y_ref, seed=0)
+        assert shapes[lane.index].sharpness == expected.value
+        assert len(shapes[lane.index].slice_losses) == 21
+    summary = events[-1].summary
+    for ln in summary.lanes:
+        assert ln.sharpness == shapes[ln.lane].sharpness
+        assert ln.generalization_gap == ln.final_test_loss - ln.final_train_loss
+    starts = [ln.start_train_loss for ln in summary.lanes]
+    assert starts[0] == starts[1] != starts[2] == starts[3]  # a variant's seed sets its initial weights

@@ -241,7 +241,7 @@ class _Runner:
         if last or self.reports[lane.index] % self.exp.measure.noise_every == 0:
             stats = self.noise_stats(lane)
         self.reports[lane.index] += 1
-        b = lane.batch_size()
+        b, lr = lane.batch_size(), lane.lr()  # what it trained at: an adaptive lane may grow below
         if lane.settings.adaptive and stats is not None:  # the size it grows to counts from the next step
             lane.resize(next_batch_size(lane.batch_size0, stats.b_simple(), p.data.n_train, self._memory_cap(lane)))
         ex0, s0 = self.last[lane.index]
@@ -250,7 +250,7 @@ class _Runner:
         return LaneProgress(
             lane=lane.index, step=lane.step, examples=lane.examples, epoch=lane.epoch,
             seconds=lane.seconds, progress=min(1.0, lane.units(self.unit) / self.amount),
-            batch_size=b, lr=lane.lr(), train_loss=train_loss,
+            batch_size=b, lr=lr, train_loss=train_loss,
             running_loss=running if trained else train_loss,
             test_loss=test_loss if _finite(test_loss) else None, test_accuracy=test_acc,
             samples_per_s=(lane.examples - ex0) / dt if dt > 0 else 0.0,
