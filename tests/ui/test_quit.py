@@ -52,30 +52,31 @@ async def test_quit_mid_run_stops_the_engine_and_raises_nothing(in_tmp):
         app.start_run(exp)
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and _trained(app), what="training")
         control = app.control
-        await pilot.press("q")  # from the Run screen, q quits (escape goes back)
+        await pilot.press("q", "y")  # from the Run screen, q quits (escape goes back), once confirmed
     assert control.stop.is_set() and app._exception is None
     assert app.engine_idle.wait(5), "the engine did not stop"
 
 
-async def test_leaving_or_replacing_a_run_drops_its_last_events(in_tmp):
+async def test_leaving_a_run_drops_its_last_events_and_a_run_is_never_replaced(in_tmp):
     exp = tiny_experiment(unit="seconds", amount=60)
     app = TuilabApp(exp)
     async with app.run_test(size=(120, 40)) as pilot:
         app.start_run(exp)
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and _trained(app), what="training")
         left = app.screen
-        await pilot.press("escape")
+        await pilot.press("escape", "y")
         await wait_for(pilot, lambda: app.engine_idle.is_set(), timeout=10, what="the engine to stop")
         await pilot.pause(0.3)  # its cancelled lanes and RunFinished arrive now: they must not reopen Run
         assert isinstance(app.screen, SetupScreen)
         left.redraw()  # a removed screen draws nothing and raises nothing
 
-        app.start_run(exp)  # a run replaced by another: only the new one is drawn
+        short = exp.model_copy(update={"budget": exp.budget.model_copy(update={"amount": 0.5})})
+        app.start_run(short)
         await wait_for(pilot, lambda: app.state is not None and app.state.started is not None, what="run 2")
-        first_control = app.control
-        app.start_run(exp.model_copy(update={"budget": exp.budget.model_copy(update={"amount": 0.5})}))
-        assert first_control.stop.is_set()
-        await wait_for(pilot, lambda: app.state is not None and app.state.finished is not None, what="run 3")
+        second = app.control
+        app.start_run(exp)  # refused while run 2 trains: it is neither stopped nor hidden
+        assert app.control is second and not second.stop.is_set()
+        await wait_for(pilot, lambda: app.state is not None and app.state.finished is not None, what="run 2")
         assert isinstance(app.screen, RunScreen) and not app.state.finished.interrupted
     assert app._exception is None
 

@@ -105,7 +105,7 @@ async def test_invalid_batch_sizes_are_flagged_inline_and_block_run():
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await started(pilot)
         for text, message in [
-            ("abc", "batch size 'abc' is not a whole number; use e.g. 8,32,128 or 'full'"),
+            ("abc", "batch size 'abc' is not a whole number; use e.g. 8,32,128, 'full' or 'adaptive'"),
             ("0", "batch size 0 is not valid: batch sizes are whole numbers >= 1"),
             ("-3", "batch size -3 is not valid: batch sizes are whole numbers >= 1"),
         ]:

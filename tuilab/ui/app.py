@@ -35,10 +35,11 @@ class TuilabApp(App):
     CSS_PATH = Path(__file__).with_name("tuilab.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "tuilab"
     # ctrl+q quits from anywhere (priority: no widget can eat it); q quits where no text box
-    # has focus (an Input takes the key first); escape goes back / closes a dialog.
+    # has focus (an Input takes the key first), asking first while a run of ours trains;
+    # escape goes back / closes a dialog.
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("q", "quit", "Quit", show=False),
+        Binding("q", "ask_quit", "Quit", show=False),
         Binding("f1", "help", "Help", show=False),
     ]
     # Below 100 columns the Run screen drops its per-lane progress and lr columns (see tuilab.tcss).
@@ -89,8 +90,33 @@ class TuilabApp(App):
         self._stop_watch.set()
 
     async def action_quit(self) -> None:
+        self._quit_now()
+
+    def _quit_now(self) -> None:
         self.stop_all()  # first: the engine stops while the screens are torn down
         self.exit()
+
+    def action_ask_quit(self) -> None:
+        """q: quit, but ask first while a run of this process trains (one stray key must not end it)."""
+        if self.run_active:
+            self._confirm_stop("Quit and stop the run?", self._quit_now)
+        else:
+            self._quit_now()
+
+    @property
+    def run_active(self) -> bool:
+        """A run of this process is being prepared or trains (a watched run is another's)."""
+        return self.control is not None and not (self.state is not None and self.state.finished)
+
+    def _confirm_stop(self, question: str, stop) -> None:
+        """Ask before stopping the run; `stop()` on yes. Asked once, however often the key comes."""
+        from tuilab.ui.screens.presets import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        self.push_screen(ConfirmScreen(f"{question} What it measured so far is kept.\n"
+                                       "y: stop it · n or escape: keep training"),
+                         lambda yes: stop() if yes else None)
 
     def _setup_screen(self) -> Screen:
         from tuilab.ui.screens.setup import SetupScreen
@@ -107,7 +133,14 @@ class TuilabApp(App):
         return self._devices
 
     def start_run(self, experiment: Experiment) -> None:
-        """Validate and run `experiment`; a UserError is a notification and Setup stays."""
+        """Validate and run `experiment`; a UserError is a notification and Setup stays.
+
+        Refused while a run is active: a run is never replaced silently.
+        """
+        if self.run_active:
+            self.notify("A run is in progress: cancel it (c) or wait for it to finish first.",
+                        severity="warning")
+            return
         self.experiment = experiment
         self.stop_run()
         self._run_id += 1
@@ -204,10 +237,15 @@ class TuilabApp(App):
             self.notify("cancelling: what was measured is kept")
 
     def leave_run(self) -> None:
-        """Back to Setup (the run stops: it lives in this process); a watcher just quits."""
+        """Back to Setup, asking first if the run still trains (it lives in this process); a watcher quits."""
         if self.watch_dir:
             self.exit()
-            return
+        elif self.run_active:
+            self._confirm_stop("Stop the run and go back to Setup?", self._back_to_setup)
+        else:
+            self._back_to_setup()
+
+    def _back_to_setup(self) -> None:
         self.stop_run()
         self._run_id += 1  # its last events (cancelled lanes, RunFinished) must not reopen a Run screen
         self.control = None
@@ -250,10 +288,12 @@ class TuilabApp(App):
         self.notify(f"wrote {target}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Run", "Start a run of the current form", lambda: self.start_run(self.experiment))
-        yield SystemCommand("Help", "Key bindings", self.action_help)
+        # Textual's "Keys" panel would be a second, partial "Help".
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
+        yield SystemCommand("Help", "Every key, screen by screen (? or f1)", self.action_help)
         setup = self._setup()
+        if setup is not None and not self.run_active:
+            yield SystemCommand("Run", "Start a run of the current form (ctrl+r)", setup.action_run)
         if setup is not None:
             yield SystemCommand("Load preset", "Fill the form from a shipped or user preset (ctrl+o)",
                                 setup.action_load)

@@ -172,7 +172,7 @@ class RunScreen(Screen):
         noises = st.sparklines(self.x_axis, "noise", self.log_scale)
         loss_range, noise_range = y_range(losses), y_range(noises)
         for i, row in self.rows.items():
-            row.show(st.record.lanes[i], st.lane_progress(i))
+            row.show(st.record.lanes[i], st.lane_progress(i), self.paused)
             row.loss.data, row.loss.y_range = losses.get(i, []), loss_range
             row.noise.data, row.noise.y_range = noises.get(i, []), noise_range
         self._update(self.slope_line, self._slope_text())
@@ -223,7 +223,7 @@ class RunScreen(Screen):
             return Text("")
         rec = fin.summary.recommendation if fin.summary else None
         text = rec.text if rec else ""
-        head = "Cancelled: what was measured is kept" if fin.interrupted else "Finished"
+        took = fmt_duration(fin.wall_seconds)
+        head = f"Cancelled after {took}: what was measured is kept" if fin.interrupted else f"Finished in {took}"
         return Text.assemble((text, "bold"), "\n" if text else "",
-                             (f"{head} in {fmt_duration(fin.wall_seconds)} · run dir {self.state.run_dir} · "
-                              "p: plots and summary table", "dim"))
+                             (f"{head} · run dir {self.state.run_dir} · p: plots and summary table", "dim"))

@@ -65,9 +65,9 @@ class LaneRow(Horizontal):
         yield from (self.b, self.lr, self.prog, self.loss, self.noise, self.loss_value,
                     self.noise_value, self.rate, self.status)
 
-    def show(self, rec: LaneRecord, progress: float) -> None:
+    def show(self, rec: LaneRecord, progress: float, paused: bool = False) -> None:
         """Numbers and status from the lane's record (sparklines are set by the screen)."""
-        key = (len(rec.history), rec.status, round(progress, 3))
+        key = (len(rec.history), rec.status, round(progress, 3), paused)
         if key == self._shown:
             return  # nothing new for this lane: no repaint
         self._shown = key
@@ -79,7 +79,7 @@ class LaneRow(Horizontal):
         self.noise_value.show(fmt_float(rec.final("noise")))  # the formula's noise(B), see engine/noise.py
         rate = rec.samples_per_s() if rec.status != "running" else (last.samples_per_s if last and last.step else None)
         self.rate.show(fmt_count(rate))
-        self.status.show(STATUS_TEXT.get(rec.status, rec.status))
+        self.status.show("paused" if paused and rec.status == "running" else STATUS_TEXT.get(rec.status, rec.status))
         for s in ("running", "finished", "cancelled", "diverged", "out_of_memory", "error"):
             self.set_class(rec.status == s, f"-{s}")
         self.status.tooltip = rec.reason or None
