@@ -90,3 +90,27 @@ def test_settings_that_need_ray_are_refused_in_process():
         check_resources(experiment_from_dict({**SMALL, "device": "cuda:all"}))
     with pytest.raises(UserError, match="workers_per_lane"):
         check_resources(experiment_from_dict({**SMALL, "resources": {"workers_per_lane": 2}}))
+
+
+def test_a_ddp_lane_on_two_gloo_workers_matches_the_single_process_lane(local_ray):
+    """workers_per_lane = 2: each worker takes half of every batch; DDP averages the gradients."""
+    base = {**SMALL, "batch_sizes": [32, 33], "model": {"kind": "mlp", "hidden": [16]},
+            "optimizer": {"lr": 0.2, "momentum": 0.9}}
+    single = list(run_plan(prepare(experiment_from_dict(base)), Control()))
+    exp = experiment_from_dict({**base, "resources": {"backend": "ray", "workers_per_lane": 2,
+                                                      "cpus_per_lane": 0.5}})
+    ddp = list(lane_events(prepare(exp), Control()))
+    a, b = _metrics(single), _metrics(ddp)
+    assert [x[:3] for x in a] == [x[:3] for x in b]  # lane, step, examples
+    for x, y in zip(a, b, strict=True):
+        assert y[3] == pytest.approx(x[3], rel=1e-5, abs=1e-6)  # train loss over R
+        assert y[4] == pytest.approx(x[4], rel=1e-5, abs=1e-6)  # test loss
+    ended = {e.lane: e.status for e in ddp if isinstance(e, LaneFinished)}
+    assert ended == {0: "finished", 1: "finished"}
+
+
+def test_ddp_workers_need_a_budget_they_can_share():
+    exp = experiment_from_dict({**SMALL, "budget": {"unit": "seconds", "amount": 1},
+                                "resources": {"backend": "ray", "workers_per_lane": 2}})
+    with pytest.raises(UserError, match="epochs or steps"):
+        check_resources(exp)

@@ -21,6 +21,11 @@ def check_resources(exp: Experiment) -> None:
             raise UserError(f"[resources] workers_per_lane = {res.workers_per_lane} runs DDP workers as Ray "
                             "actors; use --backend ray, or workers_per_lane = 1")
         return
+    if res.workers_per_lane > 1 and exp.budget.unit == "seconds":
+        # Each worker's clock is its own: on a seconds budget they would stop after different
+        # steps and wait for each other in DDP's all-reduce.
+        raise UserError(f"[resources] workers_per_lane = {res.workers_per_lane} needs an epochs or steps "
+                        "budget (DDP workers must take the same steps); not seconds")
     from tuilab.engine.raylanes import import_ray
 
     import_ray()

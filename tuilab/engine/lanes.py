@@ -58,6 +58,8 @@ class Lane:
         self.exp = exp
         self.data = data
         self.model = model
+        self.train_model = model  # what a step runs: the model, or its DDP wrapper (engine/ddp.py)
+        self.shard: tuple[int, int] | None = None  # (rank, workers) of a DDP worker
         self.loss_fn = loss_fn
         self.n = data.n_train
         self.device = data.device
@@ -176,20 +178,29 @@ class Lane:
         With a micro-batch m < B the rows go through in slices of m, each slice's mean
         loss weighted by its share of B: the summed gradients are those of the whole
         batch (the same SGD step, BatchNorm aside). micro_batch = auto halves m on
-        out-of-memory and tries the same rows again.
+        out-of-memory and tries the same rows again. A DDP worker takes its share of the
+        rows, weighted by that share times the workers: DDP's average of the workers'
+        gradients is then the batch mean's.
         """
+        per_row = 1 / b
+        if self.shard is not None:
+            rank, workers = self.shard
+            idx = idx.tensor_split(workers)[rank]
+            per_row = workers / b
         while True:
             try:
                 m = self.micro
-                if m is None or m >= b:
+                if m is None or m >= len(idx):
                     xb, yb = self.data.batch(idx)
-                    loss = self.loss_fn(self.model(xb), yb)
+                    loss = self.loss_fn(self.train_model(xb), yb)
+                    if self.shard is not None:
+                        loss = loss * (len(idx) * per_row)
                     loss.backward()
                     return loss.detach()
                 total = torch.zeros((), device=self.device)
                 for part in idx.split(m):
                     xb, yb = self.data.batch(part)
-                    loss = self.loss_fn(self.model(xb), yb) * (len(part) / b)
+                    loss = self.loss_fn(self.train_model(xb), yb) * (len(part) * per_row)
                     loss.backward()
                     total += loss.detach()
                 return total

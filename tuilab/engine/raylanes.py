@@ -45,7 +45,7 @@ class LaneActor:
     """One lane of an experiment, trained in a Ray worker process. Threaded: `run` blocks one
     thread while `take` and `stop` answer from another."""
 
-    def __init__(self, exp_data: dict[str, Any], lane: int, threads: int) -> None:
+    def __init__(self, exp_data: dict[str, Any], lane: int, threads: int, rank: int = 0) -> None:
         import torch
 
         from tuilab.presets import experiment_from_dict
@@ -53,6 +53,7 @@ class LaneActor:
         torch.set_num_threads(max(1, threads))
         self.exp = experiment_from_dict(exp_data)
         self.lane = lane
+        self.rank = rank  # a DDP lane's worker; only worker 0 reports
         self.control = Control()
         self.plan = None
         self._pending: list[Event] = []
@@ -60,18 +61,29 @@ class LaneActor:
         self._done = False
         self._error: str | None = None
 
-    def run(self) -> None:
+    def rendezvous(self) -> str:
+        """Worker 0 of a DDP lane: the address the lane's workers meet at."""
+        from tuilab.engine.ddp import rendezvous_address
+
+        return rendezvous_address()
+
+    def run(self, address: str | None = None) -> None:
+        """Train the lane; with `address`, as one of `workers_per_lane` DDP workers."""
+        from tuilab.engine import ddp
         from tuilab.engine.run import prepare, run_plan
 
         try:
             self.plan = prepare(self.exp)
+            if address is not None:
+                ddp.join(self.plan.lanes[self.lane], self.rank, self.exp.resources.workers_per_lane, address)
             for ev in run_plan(self.plan, self.control, lanes=[self.lane], slopes=False):
-                if not isinstance(ev, LANE_EVENTS):
+                if self.rank == 0 and not isinstance(ev, LANE_EVENTS):
                     with self._lock:
                         self._pending.append(ev)
         except Exception as e:  # reported as this lane's failure by the driver
             self._error = f"{type(e).__name__}: {e}".splitlines()[0]
         finally:
+            ddp.leave()
             self._done = True
 
     def take(self) -> tuple[list[Event], bool, str | None]:
@@ -98,7 +110,8 @@ class RayLanes:
         self.plan = plan
         self.control = control
         self.address = address
-        self.actors: dict[int, Any] = {}  # lane index -> actor handle (tests kill one)
+        self.actors: dict[int, Any] = {}  # lane index -> its (first) actor (tests kill one)
+        self.workers: dict[tuple[int, int], Any] = {}  # (lane, rank) -> actor: every process of the run
         self._ray = import_ray()
 
     def _start_ray(self) -> bool:
@@ -124,10 +137,14 @@ class RayLanes:
         if data["device"] == "cuda:all":
             data["device"] = "cuda"  # Ray gives each actor its GPU(s) as cuda:0..
         threads = max(1, int(res.cpus_per_lane))
+        n = res.workers_per_lane
         for lane in self.plan.lanes:
-            actor = remote.remote(data, lane.index, threads)
-            actor.run.remote()
-            self.actors[lane.index] = actor
+            ranks = [remote.remote(data, lane.index, threads, rank) for rank in range(n)]
+            address = ray.get(ranks[0].rendezvous.remote()) if n > 1 else None
+            for rank, actor in enumerate(ranks):
+                actor.run.remote(address)
+                self.workers[(lane.index, rank)] = actor
+            self.actors[lane.index] = ranks[0]
 
     def events(self) -> Iterator[Event]:
         from tuilab.engine.run import initial_slope
@@ -155,7 +172,7 @@ class RayLanes:
             summary = record.summary(self.plan.exp, interrupted)
             yield emit(RunFinished(interrupted, time.perf_counter() - t0, summary))
         finally:
-            for actor in self.actors.values():
+            for actor in self.workers.values():
                 try:
                     ray.kill(actor)
                 except Exception:  # already dead
@@ -164,9 +181,13 @@ class RayLanes:
                 ray.shutdown()
 
     def _merge(self, record: RunRecord) -> Iterator[Event]:
-        """Collect every live actor's events until all lanes ended; pass a stop request on."""
+        """Collect every live actor's events until all lanes ended; pass a stop request on.
+
+        A lane ends when all its workers have; one that dies or fails fails the lane,
+        and its other workers are ended (they would wait on it in DDP's all-reduce).
+        """
         ray = self._ray
-        live = dict(self.actors)
+        live = dict(self.workers)
         stopping = False
         while live:
             if self.control.stop.is_set() and not stopping:
@@ -174,19 +195,21 @@ class RayLanes:
                 for actor in live.values():
                     actor.stop.remote()
             # Ask every actor at once, then read the answers: one round trip per poll, not one per lane.
-            asked = {index: actor.take.remote() for index, actor in live.items()}
-            for index, ref in asked.items():
+            asked = {key: actor.take.remote() for key, actor in live.items()}
+            for (index, rank), ref in asked.items():
+                if (index, rank) not in live:  # its lane failed earlier in this poll
+                    continue
                 try:
                     events, done, error = ray.get(ref)
                 except ray.exceptions.RayError as e:  # the actor (or its node) died
-                    del live[index]
-                    yield self._lost(record, index, f"its Ray actor died ({type(e).__name__})")
-                    continue
+                    done, error, events = True, f"its Ray actor died ({type(e).__name__})", []
                 yield from events
                 if done:
-                    del live[index]
+                    del live[(index, rank)]
                     if error:
                         yield self._lost(record, index, error)
+                        for key in [k for k in live if k[0] == index]:
+                            ray.kill(live.pop(key))
             if live:
                 time.sleep(POLL_SECONDS)
 
