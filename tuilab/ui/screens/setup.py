@@ -58,6 +58,7 @@ class SetupScreen(Screen):
         values = experiment_to_values(self.base)
         sections = dict(SECTIONS)
         yield Static(self._title(), id="setup-title")
+        yield Static(self._imports(self.base), id="setup-imports")  # the user's code this preset runs
         with VerticalScroll(id="setup-form"), Horizontal(id="setup-columns"):
             for column in _COLUMNS:
                 with Vertical(classes="setup-column"):
@@ -69,6 +70,10 @@ class SetupScreen(Screen):
             yield Static("", id="setup-status")
             yield Button("Run ▶", id="setup-run", variant="success", compact=True)
         yield Footer()
+
+    def _imports(self, exp: Experiment) -> Text:
+        files = exp.user_code()
+        return Text(f"this preset imports: {', '.join(files)}" if files else "", style="bold yellow")
 
     def _title(self) -> Text:
         return Text.assemble((self.base.name, "bold"), "  ", (self.base.description, "italic"))
@@ -112,6 +117,9 @@ class SetupScreen(Screen):
         self.query_one("#setup-status", Static).update(self._status(exp, errors, shown))
         if exp is not None:
             self.app.experiment = exp
+        imports = self.query_one("#setup-imports", Static)
+        imports.update(self._imports(exp or self.base))
+        imports.display = bool((exp or self.base).user_code())
         return exp
 
     @staticmethod

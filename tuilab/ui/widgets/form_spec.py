@@ -52,6 +52,8 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     )),
     ("Device", (
         FieldSpec("device", "device", "device"),
+        FieldSpec("resources.backend", "lanes run", "select", hint="ray: a Ray actor per lane",
+                  options=("inprocess", "ray")),
     )),
     ("Batch sizes", (
         FieldSpec("batch_sizes", "batch sizes", "batch", hint="e.g. 8,32,128 or full"),
