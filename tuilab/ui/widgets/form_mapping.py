@@ -55,6 +55,7 @@ def experiment_to_values(exp: Experiment) -> FormValues:
         "model.channels": format_widths(m.channels),
         "model.activation": m.activation,
         "device": exp.device,
+        "resources.backend": exp.resources.backend,
         "batch_sizes": format_batch_sizes(exp.batch_sizes),
         "optimizer.kind": o.kind,
         "optimizer.lr": format_number(o.lr),
@@ -123,8 +124,9 @@ def values_to_experiment(values: FormValues, base: Experiment) -> tuple[Experime
     for f in ("kind", "lr", "momentum", "nesterov", "weight_decay", "lr_scaling",
               "base_batch_size", "warmup_epochs"):
         opt[f] = v[f"optimizer.{f}"]
-    data["budget"] = {"unit": v["budget.unit"], "amount": v["budget.amount"]}
+    data["budget"].update(unit=v["budget.unit"], amount=v["budget.amount"])  # keeps micro_batch
     data["device"], data["seed"] = v["device"], v["seed"]
+    data["resources"]["backend"] = v["resources.backend"]
     try:
         data["batch_sizes"] = parse_batch_sizes(str(v["batch_sizes"]))
     except UserError as e:

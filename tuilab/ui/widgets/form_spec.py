@@ -52,7 +52,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     )),
     ("Device", (
         FieldSpec("device", "device", "device"),
-        FieldSpec("resources.backend", "lanes run", "select", hint="ray: a Ray actor per lane",
+        FieldSpec("resources.backend", "lanes run", "select", hint="ray: an actor a lane",
                   options=("inprocess", "ray")),
     )),
     ("Batch sizes", (
