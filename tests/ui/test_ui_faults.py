@@ -59,40 +59,52 @@ async def test_a_fault_outside_any_lane_fails_the_run_and_the_app_stays_up(in_tm
     assert app._exception is None
 
 
-async def test_a_replaced_run_does_not_mark_the_engine_idle_while_the_new_one_trains(in_tmp):
+async def test_a_replaced_run_does_not_mark_the_engine_idle_while_the_new_one_trains(in_tmp, monkeypatch):
+    real_close = RunStore.close
+    closed = []
+
+    def slow_first_close(self):  # run 1's thread lingers a moment after its stop, as on a loaded machine
+        real_close(self)
+        if not closed:
+            closed.append(self.path)
+            time.sleep(1.0)
+
+    monkeypatch.setattr(RunStore, "close", slow_first_close)
     exp = tiny_experiment(unit="seconds", amount=60)
     app = TuilabApp(exp)
     async with app.run_test(size=(120, 40)) as pilot:
         app.start_run(exp)
         await wait_for(pilot, lambda: app.state is not None and app.state.started is not None, what="run 1")
-        app.start_run(exp)  # run 1's thread ends a moment later, while run 2 trains
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), what="the Run screen")
+        app._back_to_setup()  # esc, confirmed: run 1 stops and Setup shows
+        app.start_run(exp)  # at once: run 1's thread ends a moment later, while run 2 trains
         await wait_for(pilot, lambda: app.state is not None and any(
             r.history and r.history[-1].step for r in app.state.record.lanes.values()), what="run 2 training")
-        await pilot.pause(1.0)
+        await wait_for(pilot, lambda: closed, what="run 1 to close")
+        await pilot.pause(1.5)  # run 1's worker has returned by now
         assert not app.engine_idle.is_set(), "run 1's worker marked the engine idle while run 2 trains"
         app.stop_all()
         assert app.engine_idle.wait(10)
 
 
 def test_the_batcher_posts_in_order_when_its_timer_and_the_worker_flush_at_once():
-    posted, first = [], threading.Event()
+    posted, slow, in_post = [], threading.Event(), threading.Event()
 
     def post(msg):
-        if not posted and not first.is_set():
-            first.set()
+        if slow.is_set() and isinstance(msg.events[0], LaneProgress):
+            slow.clear()
+            in_post.set()
             time.sleep(0.3)  # the timer's thread is descheduled while it posts
         posted.extend(msg.events)
 
     b = Batcher(post, interval=0.05)
-    b.add(LaneFinished(0, "finished", 1, 1, 0.1))  # flushes at once (and sets the clock)
-    posted.clear()
-    first.clear()
-    progress = LaneProgress(1, 1, 8, 0.1, 0.1, 0.5, 8, 0.1, 1.0, 1.0, None, None, 1.0)
-    b.add(progress)  # held: the timer posts it in 0.05 s
-    assert first.wait(2)
+    b.add(LaneFinished(0, "finished", 1, 1, 0.1))  # flushes at once and starts the interval
+    slow.set()
+    b.add(LaneProgress(1, 1, 8, 0.1, 0.1, 0.5, 8, 0.1, 1.0, 1.0, None, None, 1.0))  # held: the timer posts it
+    assert in_post.wait(2)
     b.add(LaneFinished(1, "finished", 2, 16, 0.2))  # the worker flushes while the timer posts
-    time.sleep(0.4)
-    assert [type(e).__name__ for e in posted] == ["LaneProgress", "LaneFinished"]
+    time.sleep(0.5)
+    assert [type(e).__name__ for e in posted] == ["LaneFinished", "LaneProgress", "LaneFinished"]
 
 
 async def test_the_plots_table_uses_the_presets_target_while_the_run_is_live(tmp_path, monkeypatch):
