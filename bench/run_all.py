@@ -27,6 +27,7 @@ BENCHES = {
     "traffic": ["traffic.py"],
     "memory": ["memory.py"],
     "ui_overhead": ["ui_overhead.py"],
+    "ray_backend": ["ray_backend.py", "--reps", "1"],
 }
 CUDA_ARGS = {"engine_vs_plain", "measurement_cost", "measurement_cost_big", "memory"}
 
