@@ -18,10 +18,12 @@ run: install
 
 test: install
 	$(BIN)/ruff check tuilab tests bench
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check tuilab tests bench
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -1,4 +1,4 @@
-"""No host-device synchronisation in the training step (DESIGN.md "Measurements").
+"""No host-device synchronisation in the training step (docs/measurements.md, "Throughput").
 
 On CUDA, torch.cuda.set_sync_debug_mode("error") turns any synchronising call
 during Lane.train_step into an error. On the CPU there is nothing to wait for, so a

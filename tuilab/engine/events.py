@@ -2,6 +2,7 @@
 
 The same events feed the run directory, the TUI and the headless printer, and
 `tuilab watch` rebuilds them from the metrics file with `event_from_dict`.
+Their schema and order are described in docs/events.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Gradient-noise measurement: tr_sigma, |G|^2, noise(B) and the noise slope, defined once.
 
+docs/measurements.md states each definition in words; keep the two in step.
+
 Conventions (used everywhere below):
 
 - N is the training-set size; a minibatch of size B is drawn *without replacement*.
