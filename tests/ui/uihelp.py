@@ -25,3 +25,8 @@ async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "conditi
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await pilot.pause(0.05)
     return time.monotonic() - t0
+
+
+def screen_lines(app) -> list[str]:
+    """The text of every row of the screen as drawn, toasts and dialogs included."""
+    return ["".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips()]

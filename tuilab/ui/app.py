@@ -24,7 +24,7 @@ from tuilab.engine.control import Control
 from tuilab.engine.faults import describe
 from tuilab.presets import Experiment
 from tuilab.ui.messages import EngineEvents, RunError, RunRefused
-from tuilab.ui.notices import show_launch_notices
+from tuilab.ui.notices import launch_notice
 from tuilab.ui.state import RunState
 from tuilab.ui.worker import EngineIdle, follow_run, run_experiment
 
@@ -71,8 +71,8 @@ class TuilabApp(App):
             self._run_id += 1
             self._follow(self.watch_dir, self._run_id)
             return
-        self.push_screen(self._setup_screen())
-        show_launch_notices(self)  # the last run was cut short, or still trains (ui/notices.py)
+        # The last run was cut short, or still trains: said in a line of Setup (ui/notices.py).
+        self.push_screen(self._setup_screen(launch_notice(self.out_dir)))
         if self.run_at_start:
             self.start_run(self.experiment)
 
@@ -118,10 +118,10 @@ class TuilabApp(App):
                                        "y: stop it · n or escape: keep training"),
                          lambda yes: stop() if yes else None)
 
-    def _setup_screen(self) -> Screen:
+    def _setup_screen(self, notice: tuple[str, str] | None = None) -> Screen:
         from tuilab.ui.screens.setup import SetupScreen
 
-        return SetupScreen(self.experiment)
+        return SetupScreen(self.experiment, notice)
 
     # -- the contract with Setup ---------------------------------------------------------------
     def available_devices(self) -> list[tuple[str, bool, str]]:
@@ -142,6 +142,8 @@ class TuilabApp(App):
                         severity="warning")
             return
         self.experiment = experiment
+        if (setup := self._setup()) is not None:
+            setup.set_notice(None)  # about the run before this one: old news now
         self.stop_run()
         self._run_id += 1
         self.state = None

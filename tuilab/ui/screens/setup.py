@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, RadioSet, Select, Static
 
+from tuilab.engine.settings import lr_grid
 from tuilab.errors import UserError
 from tuilab.presets import Experiment, load_preset
 from tuilab.ui.screens.presets import LoadPresetScreen, SavePresetScreen
@@ -49,15 +50,17 @@ class SetupScreen(Screen):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
-    def __init__(self, experiment: Experiment) -> None:
+    def __init__(self, experiment: Experiment, notice: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.base = experiment  # what the form was loaded from; carries the hidden fields
+        self._notice = notice  # (message, severity) about the last run, from ui/notices.py
         self._check_due = False
 
     def compose(self) -> ComposeResult:
         values = experiment_to_values(self.base)
         sections = dict(SECTIONS)
         yield Static(self._title(), id="setup-title")
+        yield Static("", id="setup-notice")
         yield Static(self._imports(self.base), id="setup-imports")  # the user's code this preset runs
         with VerticalScroll(id="setup-form"), Horizontal(id="setup-columns"):
             for column in _COLUMNS:
@@ -79,6 +82,7 @@ class SetupScreen(Screen):
         return Text.assemble((self.base.name, "bold"), "  ", (self.base.description, "italic"))
 
     def on_mount(self) -> None:
+        self.set_notice(self._notice)
         self.check_form()
         # available_devices() imports torch (~1 s): ask only once the first frame is out.
         self.call_after_refresh(self._probe_devices)
@@ -95,6 +99,13 @@ class SetupScreen(Screen):
     def _show_devices(self, devices: list[tuple[str, bool, str]]) -> None:
         self.query_one(DevicePicker).set_devices(devices)
         self.check_form()
+
+    def set_notice(self, notice: tuple[str, str] | None) -> None:
+        """Show (message, severity) in a line under the title, or hide the line (None)."""
+        line = self.query_one("#setup-notice", Static)
+        line.update(notice[0] if notice else "")
+        line.display = notice is not None
+        line.set_classes(f"-{notice[1]}" if notice else "")
 
     # -- reading and checking the form -------------------------------------------------
 
@@ -132,10 +143,12 @@ class SetupScreen(Screen):
             if "form" in errors:
                 text += f"; {errors['form']}"
             return Text(text, style="bold red")
-        lanes = len(exp.batch_sizes) * max(1, len(exp.variants))
+        lrs = len(lr_grid(exp.optimizer.lr, exp.optimizer.lr_grid) or (exp.optimizer.lr,))
+        lanes = len(exp.batch_sizes) * max(1, len(exp.variants)) * lrs
         model = exp.model.kind + (f" {format_widths(exp.model.hidden)}" if exp.model.kind == "mlp" else "")
         return Text(f"{lanes} lanes · {exp.dataset.name} · {model} · {exp.optimizer.kind} "
-                    f"lr {exp.optimizer.lr:g} · {exp.budget.amount:g} {exp.budget.unit} · {exp.device}")
+                    f"lr {exp.optimizer.lr:g} · {exp.budget.amount:g} {exp.budget.unit} · {exp.device}"
+                    + (" · pilot: a tenth of the budget" if exp.pilot else ""))
 
     @on(Input.Changed)
     @on(Select.Changed)
