@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from tuilab.engine.events import LaneFinished, LaneProgress, RunFinished, RunStarted
-from tuilab.engine.store import read_events, read_summary
-from tuilab.engine.store import run_status
+from tuilab.engine.store import read_events, read_summary, run_status
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
