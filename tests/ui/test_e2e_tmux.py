@@ -60,7 +60,7 @@ def wait_for_text(session: str, text: str, seconds: float = 60) -> str:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
 def test_setup_keeps_every_key_sent_one_by_one(tmp_path):
-    """Tab Tab to "examples", End, eight Backspaces, 12345: each its own key event, as tmux sends them."""
+    """Tab to "examples", End, eight Backspaces, 12345: each its own key event, as tmux sends them."""
     session = f"tuilab-keys-{tmp_path.name}"
     cmd = f"cd {tmp_path} && TERM=xterm-256color {TUILAB} seed-classic"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
@@ -68,7 +68,7 @@ def test_setup_keeps_every_key_sent_one_by_one(tmp_path):
     subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"], check=True)
     try:
         wait_for_text(session, "cpu — ")  # the device list is in: the form is settled
-        for key in ["Tab", "Tab", "End"] + ["BSpace"] * 8 + list("12345"):
+        for key in ["Tab", "End"] + ["BSpace"] * 8 + list("12345"):
             subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
         screen = wait_for_text(session, "examples       12345", seconds=5)
         assert "must be" not in screen, screen

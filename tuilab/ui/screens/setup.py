@@ -62,7 +62,8 @@ class SetupScreen(Screen):
         yield Static(self._title(), id="setup-title")
         yield Static("", id="setup-notice")
         yield Static(self._imports(self.base), id="setup-imports")  # the user's code this preset runs
-        with VerticalScroll(id="setup-form"), Horizontal(id="setup-columns"):
+        # Not a focus stop itself: a tab there showed no focus at all (its fields scroll it).
+        with VerticalScroll(id="setup-form", can_focus=False), Horizontal(id="setup-columns"):
             for column in _COLUMNS:
                 with Vertical(classes="setup-column"):
                     for name in column:
