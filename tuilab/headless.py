@@ -133,6 +133,7 @@ def _drive(events, store, control, console: Console) -> RunFinished:
     (cancelled lanes, RunFinished with the summary) are still shown, not written.
     """
     end = None  # fail_safe ends every stream with a RunFinished
+    names: dict[int, str] = {}  # lane index -> 'B=32 linear', from RunStarted
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                         TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console,
                         transient=False, disable=not console.is_terminal and not sys.stderr.isatty())
@@ -149,8 +150,9 @@ def _drive(events, store, control, console: Console) -> RunFinished:
                     f"[bold]{ev.name}[/] · {ev.dataset} · {ev.model} · {ev.device_name} · run dir {ev.run_dir}"))
                 for n in ev.notices:
                     _safe(lambda n=n: console.print(f"[yellow]{n}[/]"))
+                names = {li.lane: lane_name(li) for li in ev.lanes}
                 for li in ev.lanes:
-                    tasks[li.lane] = progress.add_task(f"{lane_name(li):>12}", total=1.0, stats="")
+                    tasks[li.lane] = progress.add_task(f"{names[li.lane]:>12}", total=1.0, stats="")
             elif isinstance(ev, LaneProgress):
                 stats = (f"loss {fmt_float(ev.train_loss)}  noise {fmt_float(ev.noise)}  "
                          f"{fmt_count(ev.samples_per_s)}/s")
@@ -163,7 +165,8 @@ def _drive(events, store, control, console: Console) -> RunFinished:
                 _safe(lambda ev=ev: console.print(
                     f"noise ∝ B^{ev.slope:.3f} ± {ev.stderr or 0:.3f} (measured at {ev.at}; theory -0.5)"))
             elif isinstance(ev, BranchMeasured):
-                _safe(lambda ev=ev: console.print(branch_line(ev)))
+                line = branch_line(ev, names[ev.lane])
+                _safe(lambda line=line: console.print(line))
             elif isinstance(ev, RunFinished):
                 end = ev
     finally:
@@ -172,7 +175,7 @@ def _drive(events, store, control, console: Console) -> RunFinished:
     return end
 
 
-def branch_line(ev: BranchMeasured) -> str:
+def branch_line(ev: BranchMeasured, name: str) -> str:
     """One line per branch point: the bound it measured, beside b_simple there."""
     if ev.critical_batch_size is None:
         found = ev.note or "no bound"
@@ -181,7 +184,7 @@ def branch_line(ev: BranchMeasured) -> str:
     else:
         found = f"critical batch size in [{ev.critical_batch_size}, {ev.first_behind})"
     b_simple = f"; b_simple there {fmt_float(ev.b_simple)}" if ev.b_simple is not None else ""
-    return f"branch of lane {ev.lane} (B={ev.batch_size}) at {ev.at:g}: {found}{b_simple}"
+    return f"branch of lane {ev.lane} ({name}, at batch size {ev.batch_size}) at {ev.at:g}: {found}{b_simple}"
 
 
 def summary_table(summary: RunSummary | None, status: str) -> Table:

@@ -219,12 +219,12 @@ class RayLanes:
 
     def _final_slope(self, record: RunRecord) -> NoiseSlope | None:
         """The noise law at the best finished lane's parameters, measured in that lane's actor."""
-        from tuilab.engine.run import best_finished_lane
+        from tuilab.engine.run import best_finished_lane, final_slope_at
 
         best = best_finished_lane(self.plan, record)
         if best is None:
             return None
-        at = f"end of B={best.batch_size0}{' ' + best.label if best.label else ''}"
+        at = final_slope_at(record, best)
         try:
             return self._ray.get(self.actors[best.index].slope.remote(at, self.plan.exp.seed + 18))
         except self._ray.exceptions.RayError as e:

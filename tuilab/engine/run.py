@@ -415,8 +415,12 @@ def _final_slope(plan: Plan, record: RunRecord, noise_stats: Callable[[Lane], No
     best = best_finished_lane(plan, record)
     if best is None:
         return None
-    return measure_slope(plan, best, f"end of {lane_name(record.lanes[best.index].info)}",
-                         plan.exp.seed + 18, noise_stats, should_stop)
+    return measure_slope(plan, best, final_slope_at(record, best), plan.exp.seed + 18, noise_stats, should_stop)
+
+
+def final_slope_at(record: RunRecord, best: Lane) -> str:
+    """The final noise slope's label: 'end of B=32 linear' (its variant label too)."""
+    return f"end of {lane_name(record.lanes[best.index].info)}"
 
 
 def measure_slope(plan: Plan, lane: Lane, at: str, seed: int,
