@@ -24,7 +24,7 @@ class Block(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-def build(input_shape, out_dim, width=16):
+def build(input_shape, out_dim, width=8):
     """The model tuilab trains: input_shape is one example's shape, e.g. (1, 8, 8)."""
     channels = input_shape[0]
     return nn.Sequential(
