@@ -16,13 +16,14 @@ def follow(start, b_simples, n_train, cap=None):
     return sizes
 
 
-def test_rounds_down_to_a_power_of_two_never_shrinks_and_stops_at_n():
-    seq = [None, 3.2, 9.9, 16.0, 7.0, 40.0, float("nan"), 150.0, 90.0, 3000.0, 1e9]
-    assert follow(8, seq, n_train=1000) == [8, 8, 8, 16, 16, 32, 32, 128, 128, 1000, 1000]
+def test_rounds_down_to_a_power_of_two_at_most_doubles_never_shrinks_and_stops_at_n():
+    seq = [None, 3.2, 9.9, 16.0, 7.0, 40.0, float("nan"), 150.0, 90.0, 3000.0, 1e9, 1e9]
+    assert follow(8, seq, n_train=1000) == [8, 8, 8, 16, 16, 32, 32, 64, 64, 128, 256, 512]
+    assert follow(512, [1e9, 1e9], n_train=1000) == [1000, 1000]
 
 
 def test_follows_the_rule_written_in_its_docstring_on_a_long_random_sequence():
-    # The rule restated independently: max(B, min(2^floor(log2 s), N, cap)), s unmeasured keeps B.
+    # The rule restated independently: max(B, min(2^floor(log2 s), 2B, N, cap)), s unmeasured keeps B.
     import random
     rnd = random.Random(0)
     b, n, cap = 4, 5000, 700
@@ -35,15 +36,15 @@ def test_follows_the_rule_written_in_its_docstring_on_a_long_random_sequence():
             p = 1
             while p * 2 <= s:
                 p *= 2
-            assert new == max(b, min(p, n, cap))
+            assert new == max(b, min(p, 2 * b, n, cap))
         b = new
     assert b == cap  # a binding cap is taken as it is, not rounded
 
 
 def test_lr_follows_the_scaling_rule_at_each_batch_size_used():
     sizes = follow(8, [20.0, 70.0, 300.0], n_train=4000)
-    assert sizes == [16, 64, 256]
-    assert [scaled_lr(0.1, "linear", b, 32) for b in sizes] == [0.05, 0.2, 0.8]
+    assert sizes == [16, 32, 64]
+    assert [scaled_lr(0.1, "linear", b, 32) for b in sizes] == [0.05, 0.1, 0.2]
     assert math.isclose(scaled_lr(0.1, "sqrt", 128, 32), 0.2)
 
 
@@ -52,7 +53,7 @@ def test_memory_cap_is_where_activations_fill_the_device():
     cap = memory_cap(10**9, 3 * 10**9, 256, 10 * 10**9)
     assert cap == math.floor(256 * (MEMORY_SHARE * 10 - 1) / 2)
     assert memory_cap(10**9, 10**9, 256, 10**10) is None  # nothing measured beyond the weights
-    assert next_batch_size(128, 5000.0, 10**6, cap) == cap
+    assert next_batch_size(512, 5000.0, 10**6, cap) == cap
 
 
 def test_the_adaptive_lane_of_a_run_follows_the_rule_on_its_measured_noise_scale():

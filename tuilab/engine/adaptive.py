@@ -2,13 +2,16 @@
 
 The rule, at each report where the gradient noise scale b_simple was measured:
 
-    B_next = max(B, min(2 ** floor(log2(b_simple)), N, memory_cap))
+    B_next = max(B, min(2 ** floor(log2(b_simple)), 2 B, N, memory_cap))
 
 - b_simple = tr_sigma / |G|^2 (McCandlish et al. 2018) is the batch size beyond which
   a bigger batch buys little more progress per step; rounded *down* to a power of two,
   the lane stays at or below it, where examples are still spent efficiently.
 - It never shrinks: b_simple grows as training goes on, and a dip in one noisy
   estimate should not undo the growth.
+- It at most doubles per measurement: one high estimate (b_simple swings by 10x
+  between reports near a minimum) would otherwise jump B, and with a linear rule the
+  lr, 32-fold at once; measured on moons, such a jump left the lane oscillating.
 - It is capped by N (the full batch) and, on a device that reports memory, by the
   largest batch whose activations fit (`memory_cap`).
 - An unmeasured b_simple (None: not this report, or |G| unresolved) keeps B.
@@ -29,7 +32,7 @@ def next_batch_size(current: int, b_simple: float | None, n_train: int, memory_c
     """The adaptive lane's batch size after a report that measured `b_simple` (see the module's rule)."""
     if b_simple is None or not math.isfinite(b_simple) or b_simple < 1:
         return current
-    target = min(2 ** math.floor(math.log2(b_simple)), n_train)
+    target = min(2 ** math.floor(math.log2(b_simple)), 2 * current, n_train)
     if memory_cap is not None:
         target = min(target, memory_cap)
     return max(current, target)
