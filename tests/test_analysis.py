@@ -100,7 +100,7 @@ def test_instability_rose_and_stayed_or_oscillated():
     assert curves.instability(decay(floor=0.001) + [0.002]) is None
     zigzag = [2.3, 1.0, 1.6, 0.8, 1.4, 0.6, 1.2, 0.5, 0.55]
     why = curves.instability(zigzag)
-    assert why.startswith("loss oscillated: it jumped up 3 times")
+    assert why.startswith("loss oscillated: 3 jumps up, 1.8 in all, 100% of its descent")
 
 
 def test_still_falling_at_the_end():

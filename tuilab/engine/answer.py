@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tuilab.engine.analysis import pick, quality
+from tuilab.engine.goodput import HELD
 from tuilab.engine.summary import LaneSummary, Recommendation, RunSummary
 from tuilab.format import fmt_count, fmt_float
 
@@ -89,13 +90,15 @@ def _goodput_sentence(s: RunSummary, fastest: LaneSummary | None) -> str | None:
         return f"{head}; a full run of the same preset checks it."
     if fastest is None:
         return f"{head}; no lane reached the target, so it could not be checked."
-    if s.prediction_held:
-        return f"{head}; measured fastest to the target: B={fastest.batch_size}: the prediction held."
+    if fastest.batch_size == p:
+        return f"{head}; measured fastest to the target: B={p} too: the prediction held."
     mine = [ln for ln in s.lanes if ln.batch_size == p and ln.to_target and ln.unstable is None]
     took = f"B={p} took {_seconds(min(ln.to_target.seconds for ln in mine))}" if mine else \
         f"B={p} never reached the target"
+    verdict = f"within {HELD - 1:.0%} of it: the prediction held" if s.prediction_held else \
+        "the prediction did not hold"
     return (f"{head}; measured fastest to the target: B={fastest.batch_size} "
-            f"({_seconds(fastest.to_target.seconds)}, {took}): the prediction did not hold.")
+            f"({_seconds(fastest.to_target.seconds)}; {took}), {verdict}.")
 
 
 def recommend(s: RunSummary) -> Recommendation:
@@ -161,9 +164,13 @@ def recommend(s: RunSummary) -> Recommendation:
             words += "; no lane reached it."
         reasons.append(words)
         never = [ln for ln in lanes if not ln.to_target and not ln.status.failed and ln.unstable is None
-                 and ln.undertrained is None]
+                 and ln.undertrained is None and ln.progressed]
         if never:
             reasons.append(f"Never reached the target: {_names(never, lambda ln: 'best ' + fmt_float(ln.best_train_loss))}.")
+    stuck = [ln for ln in lanes if learned and not ln.progressed and not ln.status.failed and ln.unstable is None]
+    if stuck:
+        reasons.append("Did not get clearly below its starting loss: "
+                       f"{_names(stuck, lambda ln: f'{fmt_float(ln.start_train_loss)} to {fmt_float(ln.best_train_loss)}')}.")
     for flag, what in (("unstable", "Unstable"), ("undertrained", "Undertrained (train longer)")):
         marked = [ln for ln in lanes if getattr(ln, flag)]
         if marked:

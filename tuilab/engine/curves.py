@@ -50,8 +50,8 @@ def instability(losses: Sequence[float]) -> str | None:
         return f"loss rose from its best {fmt_float(best)} to {fmt_float(final)} and stayed there"
     jumps = [b - a for a, b in zip(ls, ls[1:], strict=False) if b - a > JUMP * descent]
     if len(jumps) >= JUMPS and sum(jumps) >= JUMP_TOTAL * descent:
-        return (f"loss oscillated: it jumped up {len(jumps)} times, by {fmt_float(sum(jumps))} in all "
-                f"({sum(jumps) / descent:.0%} of its descent from {fmt_float(start)})")
+        return (f"loss oscillated: {len(jumps)} jumps up, {fmt_float(sum(jumps))} in all, "
+                f"{sum(jumps) / descent:.0%} of its descent from {fmt_float(start)}")
     return None
 
 

@@ -82,6 +82,7 @@ class LaneRecord:
         finite = [v for v in losses if math.isfinite(v)]
         tt = self.to_target(target)
         done = self.status in (LaneStatus.FINISHED, LaneStatus.CANCELLED)
+        unstable = None if self.status.failed else curves.instability(losses)
         return LaneSummary(
             lane=info.lane, label=info.label, batch_size=info.batch_size, lr=info.lr, status=self.status,
             reason=self.reason or None, lr_index=info.lr_index, micro_batch=info.micro_batch,
@@ -89,17 +90,23 @@ class LaneRecord:
             final_test_accuracy=self.final("test_accuracy"),
             start_train_loss=finite[0] if finite else None, best_train_loss=min(finite) if finite else None,
             samples_per_s=self.samples_per_s(), steps=self.steps, examples=self.examples,
-            train_seconds=self.seconds, noise=self.final("noise"), b_simple=self.final("b_simple"),
+            train_seconds=self.seconds, measure_seconds=self.measure_seconds(), compile=info.compile,
+            noise=self.final("noise"), b_simple=self.final("b_simple"),
             tr_sigma_stderr=self.final("tr_sigma_stderr"), g_norm2_stderr=self.final("g_norm2_stderr"),
             b_simple_stderr=self.final("b_simple_stderr"), memory_bytes=self.final("memory_bytes"),
             to_target=tt,
             progressed=curves.progressed(losses, [p.test_loss for p in self.history]),
-            unstable=None if self.status.failed else curves.instability(losses),
-            undertrained=curves.still_falling(losses) if done and tt is None else None,
+            unstable=unstable,
+            undertrained=curves.still_falling(losses) if done and tt is None and not unstable else None,
             adaptive=info.adaptive, batch_sizes_used=tuple(dict.fromkeys(p.batch_size for p in self.history)),
             sharpness=self.landscape.sharpness if self.landscape else None,
             sharpness_converged=self.landscape.sharpness_converged if self.landscape else None,
             generalization_gap=self.generalization_gap())
+
+    def measure_seconds(self) -> float:
+        """Host seconds of this lane's measurements: its reports' and its final loss surface's."""
+        return (self.history[-1].measure_seconds if self.history else 0.0) + (
+            self.landscape.seconds if self.landscape else 0.0)
 
     def generalization_gap(self) -> float | None:
         """Final test loss minus final train loss (both at the last report that measured them)."""
@@ -138,6 +145,11 @@ class RunRecord:
             self.lanes[ev.lane].landscape = ev
         elif isinstance(ev, RunFinished):
             self.finished = ev
+
+    def measure_seconds(self) -> float:
+        """Host seconds of every measurement so far: the lanes', the noise slopes' and the branches'."""
+        return (sum(r.measure_seconds() for r in self.lanes.values()) + sum(sl.seconds for sl in self.slopes)
+                + sum(b.seconds for b in self.branches))
 
     def target_loss(self, preset_target: float | None = None) -> tuple[float | None, str]:
         """The target train loss and, in words, how it was set.
@@ -191,6 +203,7 @@ class RunRecord:
             device_name=s.device_name if s else None, run_dir=s.run_dir if s else None,
             dataset=s.dataset if s else None, model=s.model if s else None,
             interrupted=interrupted, pilot=pilot, noise_method=s.noise_method if s else None,
+            train_seconds=sum(ln.train_seconds for ln in lanes), measure_seconds=self.measure_seconds(),
             noise_slope=init.slope if init else None, noise_slope_stderr=init.stderr if init else None,
             noise_slope_points=init.points if init else (),
             noise_slopes=tuple(SlopeFit(sl.at, sl.slope, sl.stderr) for sl in self.slopes),

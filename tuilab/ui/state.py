@@ -13,6 +13,7 @@ from bisect import bisect_right
 
 from tuilab.engine.events import LaneProgress, RunFinished, RunStarted
 from tuilab.engine.record import RunRecord
+from tuilab.engine.summary import LaneStatus
 from tuilab.presets import Experiment
 
 AXES = ("epochs", "steps", "seconds")
@@ -109,7 +110,7 @@ class RunState:
 
     def lane_progress(self, lane: int) -> float:
         """0..1 of the lane's budget it got through (a cancelled or failed lane stays where it stopped)."""
-        if self.record.lanes[lane].status == "finished":
+        if self.record.lanes[lane].status == LaneStatus.FINISHED:
             return 1.0
         s = self.series.get(lane)
         return s.points[-1].progress if s and s.points else 0.0
@@ -119,7 +120,7 @@ class RunState:
         lanes = self.record.lanes
         if not lanes:
             return 0.0
-        done = [1.0 if r.status in ("diverged", "out_of_memory", "error") else self.lane_progress(i)
+        done = [1.0 if r.status.failed else self.lane_progress(i)
                 for i, r in lanes.items()]
         return sum(done) / len(done)
 

@@ -19,6 +19,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tuilab.engine.record import RunRecord
 from tuilab.format import fmt_duration, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
@@ -33,18 +34,28 @@ def y_range(series: dict[int, list]) -> tuple[float, float]:
     return (min(vals), max(vals)) if vals else (0.0, 1.0)
 
 
+def row_order(record: RunRecord) -> list[int]:
+    """Lanes in their order; with an lr grid, each batch size's lanes together under it."""
+    lanes = record.lanes
+    if any(r.info.lr_index is not None for r in lanes.values()):
+        return sorted(lanes, key=lambda i: (lanes[i].info.batch_size, i))
+    return list(lanes)
+
+
 class RunScreen(Screen):
     """Lanes, overall progress and the answer at the end. `watching`: the run is another process's."""
 
+    # Short words: every key, esc and ^q included, fits the footer at 80 columns.
     BINDINGS = [
-        Binding("space", "pause", "Pause/resume"),
+        Binding("space", "pause", "Pause"),
         Binding("c", "cancel", "Cancel"),
-        Binding("x", "cycle_axis", "X axis"),
+        Binding("x", "cycle_axis", "Axis"),
         Binding("l", "toggle_log", "Log"),
         Binding("p", "plots", "Plots"),
-        Binding("e", "export_csv", "CSV", show=False),
+        Binding("e", "export_csv", "CSV"),
         Binding("question_mark", "app.help", "Help"),
         Binding("escape", "leave", "Back"),
+        Binding("escape", "leave_watch", "Quit"),  # in `tuilab watch` escape quits: the footer says so
     ]
 
     # `var`, not `reactive`: a reactive on a Screen repaints the whole screen when it
@@ -59,7 +70,10 @@ class RunScreen(Screen):
         self.state = state
         self.title_text = title
         self.watching = watching
-        self.rows = {i: LaneRow(i) for i in state.record.lanes}
+        order = row_order(state.record)
+        self.rows = {i: LaneRow(i) for i in order}
+        size = {i: r.info.batch_size for i, r in state.record.lanes.items()}
+        self.first_of_group = {i: k == 0 or size[order[k - 1]] != size[i] for k, i in enumerate(order)}
         # Kept here, not queried: a redraw while the screen is torn down finds nothing missing.
         self.header = Cell(title, id="run-title")
         self.budget, self.overall, self.time_left = Cell(id="budget"), Cell(id="overall"), Cell(id="time-left")
@@ -79,7 +93,7 @@ class RunScreen(Screen):
         with VerticalScroll(id="lanes"):
             yield from self.rows.values()
         yield from (self.slope_line, self.notes, self.result)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.redraw()
@@ -133,10 +147,14 @@ class RunScreen(Screen):
     def action_leave(self) -> None:
         self.app.leave_run()
 
+    action_leave_watch = action_leave  # app.leave_run quits a watcher
+
     def check_action(self, action: str, parameters) -> bool | None:
         # Pause and cancel belong to the process that trains; a watcher only looks.
         if action in ("pause", "cancel"):
             return not self.watching and not self.state.finished
+        if action in ("leave", "leave_watch"):  # one of the two escape bindings, so the footer is true
+            return self.watching == (action == "leave_watch")
         return True
 
     def _alive(self) -> bool:
@@ -171,8 +189,9 @@ class RunScreen(Screen):
         losses = st.sparklines(self.x_axis, "train_loss", self.log_scale)
         noises = st.sparklines(self.x_axis, "noise", self.log_scale)
         loss_range, noise_range = y_range(losses), y_range(noises)
+        best = self._best_lanes()
         for i, row in self.rows.items():
-            row.show(st.record.lanes[i], st.lane_progress(i), self.paused)
+            row.show(st.record.lanes[i], st.lane_progress(i), self.paused, i in best, self.first_of_group[i])
             row.loss.data, row.loss.y_range = losses.get(i, []), loss_range
             row.noise.data, row.noise.y_range = noises.get(i, []), noise_range
         self._update(self.slope_line, self._slope_text())
@@ -183,6 +202,13 @@ class RunScreen(Screen):
             self.result.update(self._result_text())
             self.set_class(finished, "-finished")
             self.refresh_bindings()
+
+    def _best_lanes(self) -> set[int]:
+        """With an lr grid, once the run is over: the lane that stands for each batch size."""
+        fin = self.state.finished
+        if fin is None or fin.summary is None or not fin.summary.lr_tuned:
+            return set()
+        return {ln.lane for ln in fin.summary.lanes if ln.best_of_batch_size}
 
     def _update(self, widget: Static, text: str) -> None:
         """Update a multi-line Static only when its text changed (an update costs a layout pass)."""

@@ -68,6 +68,7 @@ def experiment_to_values(exp: Experiment) -> FormValues:
         "budget.unit": b.unit,
         "budget.amount": format_number(b.amount),
         "seed": format_number(exp.seed),
+        "pilot": exp.pilot,
     }
 
 
@@ -125,7 +126,7 @@ def values_to_experiment(values: FormValues, base: Experiment) -> tuple[Experime
               "base_batch_size", "warmup_epochs"):
         opt[f] = v[f"optimizer.{f}"]
     data["budget"].update(unit=v["budget.unit"], amount=v["budget.amount"])  # keeps micro_batch
-    data["device"], data["seed"] = v["device"], v["seed"]
+    data["device"], data["seed"], data["pilot"] = v["device"], v["seed"], v["pilot"]
     data["resources"]["backend"] = v["resources.backend"]
     try:
         data["batch_sizes"] = parse_batch_sizes(str(v["batch_sizes"]))

@@ -72,6 +72,7 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
         FieldSpec("budget.unit", "budget", "select", options=("epochs", "steps", "seconds")),
         FieldSpec("budget.amount", "amount", hint="> 0, for every lane"),
         FieldSpec("seed", "seed", hint="0 .. 2^31-1"),
+        FieldSpec("pilot", "pilot", "switch", hint="a tenth of the budget: predict the best B"),
     )),
 )
 

@@ -7,11 +7,17 @@ from textual.containers import Horizontal
 from textual.widgets import Label
 
 from tuilab.engine.record import LaneRecord
+from tuilab.engine.summary import LaneStatus
 from tuilab.format import fmt_count, fmt_float, lane_name
+from tuilab.ui.terminal import ascii_only
 from tuilab.ui.widgets.spark import Spark
 
-STATUS_TEXT = {"out_of_memory": "out of memory"}
 NOISE = "‖g_B−G‖/‖G‖"  # what the noise numbers are: a minibatch gradient's relative error
+
+
+def best_mark() -> str:
+    """After the status of the lane that stands for its batch size (its best lr)."""
+    return " *" if ascii_only() else " ★"
 
 
 def text_bar(fraction: float, width: int = 6) -> str:
@@ -65,21 +71,29 @@ class LaneRow(Horizontal):
         yield from (self.b, self.lr, self.prog, self.loss, self.noise, self.loss_value,
                     self.noise_value, self.rate, self.status)
 
-    def show(self, rec: LaneRecord, progress: float, paused: bool = False) -> None:
-        """Numbers and status from the lane's record (sparklines are set by the screen)."""
-        key = (len(rec.history), rec.status, round(progress, 3), paused)
+    def show(self, rec: LaneRecord, progress: float, paused: bool = False, best: bool = False,
+             first: bool = True) -> None:
+        """Numbers and status from the lane's record (sparklines are set by the screen).
+
+        `best`: the lane stands for its batch size (its best lr of a grid); `first`: the
+        first row of its batch size's group (the others leave the B column blank).
+        """
+        key = (len(rec.history), rec.status, round(progress, 3), paused, best, first)
         if key == self._shown:
             return  # nothing new for this lane: no repaint
         self._shown = key
         last = rec.history[-1] if rec.history else None
-        self.b.show(lane_name(rec.info)[2:])
+        grouped = rec.info.lr_index is not None  # lr grid: B once per group, the lr column tells the lanes apart
+        self.b.show((str(rec.info.batch_size) if first else "") if grouped else lane_name(rec.info)[2:])
         self.lr.show(fmt_float(last.lr if last else rec.info.lr))
         self.prog.show(f"{text_bar(progress)} {progress:4.0%}")
         self.loss_value.show(fmt_float(rec.final("train_loss")))
         self.noise_value.show(fmt_float(rec.final("noise")))  # the formula's noise(B), see engine/noise.py
-        rate = rec.samples_per_s() if rec.status != "running" else (last.samples_per_s if last and last.step else None)
+        rate = rec.samples_per_s() if rec.status != LaneStatus.RUNNING else (last.samples_per_s if last and last.step else None)
         self.rate.show(fmt_count(rate))
-        self.status.show("paused" if paused and rec.status == "running" else STATUS_TEXT.get(rec.status, rec.status))
-        for s in ("running", "finished", "cancelled", "diverged", "out_of_memory", "error"):
-            self.set_class(rec.status == s, f"-{s}")
+        status = "paused" if paused and rec.status == LaneStatus.RUNNING else LaneStatus(rec.status).text
+        self.status.show(status + (best_mark() if best else ""))
+        for s in LaneStatus:
+            self.set_class(rec.status == s, f"-{s.value}")
+        self.set_class(best, "-best")
         self.status.tooltip = rec.reason or None
