@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UserError instead of printing usage and exiting."""
 
     def error(self, message: str):
-        raise UserError(f"{self.prog}: {message}")
+        # main() prints "tuilab: " before it: naming the command again read "tuilab: tuilab export: ...".
+        raise UserError(f"{message} (see {self.prog} -h)")
 
 
 def _budget(text: str) -> float:
@@ -44,9 +45,9 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("preset", nargs="?", default="quickstart", help="preset file or name (default: quickstart)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-sizes", help="comma-separated, e.g. 8,32,128 or full")
-    p.add_argument("--epochs", type=_budget, help="budget in epochs (shorthand for --budget N epochs)")
-    p.add_argument("--steps", type=_budget, help="budget in steps")
-    p.add_argument("--seconds", type=_budget, help="budget in seconds of each lane's training time")
+    p.add_argument("--epochs", type=_budget, help="budget: N epochs for every lane (one of --epochs, --steps, --seconds)")
+    p.add_argument("--steps", type=_budget, help="budget: N optimizer steps for every lane")
+    p.add_argument("--seconds", type=_budget, help="budget: N seconds of each lane's own training time")
     p.add_argument("--seed", type=int, help="seed of data, initial weights and minibatch order")
     p.add_argument("--pilot", action="store_true",
                    help="a tenth of the budget: measure throughput and the noise scale, predict the best batch size")
@@ -76,7 +77,8 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     export.add_argument("--lane", type=int, help="batch size of the lane to export as a script")
     export.add_argument("--label", help="variant label, when several lanes share the batch size")
     export.add_argument("--csv", action="store_true", help="write metrics as CSV")
-    export.add_argument("-o", "--output", help="output file (default: stdout)")
+    export.add_argument("-o", "--output", help="file to write; --csv: default stdout; --lane: default "
+                        "RUN_DIR/train_bB.py (a script needs its data file, written beside it as .pt)")
     return {"": tui, "run": run, "watch": watch, "runs": runs, "export": export,
             "presets": _Parser(prog="tuilab presets"), "devices": _Parser(prog="tuilab devices")}
 

@@ -123,7 +123,8 @@ def export_lane(run_dir: str | Path, batch_size: int, label: str | None = None,
 def export_main(args: argparse.Namespace) -> int:
     """The `tuilab export` subcommand."""
     if args.csv == (args.lane is not None):
-        raise UserError("tuilab export: give exactly one of --lane B (a script) or --csv (the metrics)")
+        raise UserError("give one of --lane B (the lane as a script) or --csv (the metrics), not both "
+                        "(see tuilab export -h)")
     if args.csv:
         text = metrics_csv(args.run_dir)
         if args.output:
@@ -134,4 +135,7 @@ def export_main(args: argparse.Namespace) -> int:
         return 0
     script, data = export_lane(args.run_dir, args.lane, getattr(args, "label", None), args.output)
     print(f"wrote {script} and {data}; run it with: python {script}", file=sys.stderr)
+    if not args.output and not sys.stdout.isatty():  # `> s.py` would leave s.py empty without a word
+        print("(the script is that file, not stdout: it loads its data from beside it; "
+              "-o FILE puts both elsewhere)", file=sys.stderr)
     return 0

@@ -9,16 +9,27 @@ from tuilab.errors import UserError
 
 
 def print_presets() -> int:
-    from tuilab.presets import list_presets, load_preset, user_preset_dir
+    """A line a preset (the description cut to the terminal), then where they live and what is broken.
 
-    t = Table("name", "kind", "description", "path", title=f"presets (yours in {user_preset_dir()})")
-    for name, path, shipped in list_presets():
+    Paths and error messages are printed whole, on lines of their own: a table
+    column cut them ("…/tuilab/ship…") at 80 columns.
+    """
+    from tuilab.presets import SHIPPED_DIR, list_presets, load_preset, user_preset_dir
+
+    presets = list_presets()
+    width = max((len(n) for n, _, _ in presets), default=4)
+    console, broken = Console(), []
+    console.print(f"{'name':<{width}}  kind     description", style="bold", no_wrap=True, overflow="ellipsis")
+    for name, path, shipped in presets:
         try:
             desc = load_preset(path).description
         except UserError as e:
-            desc = f"[red]broken: {e}[/]"
-        t.add_row(name, "shipped" if shipped else "user", desc, str(path))
-    Console().print(t)
+            desc = "broken (below)"
+            broken.append(f"broken: {path}: {e}")
+        line = f"{name:<{width}}  {'shipped' if shipped else 'user':<7}  {desc}"
+        console.print(line, no_wrap=True, overflow="ellipsis", markup=False, highlight=False)
+    print(f"shipped presets: {SHIPPED_DIR}\nyour presets:    {user_preset_dir()}\n"
+          "open one with: tuilab NAME (or the path of a .toml file)", *broken, sep="\n")
     return 0
 
 

@@ -16,7 +16,7 @@ KEYS = [
     ("l", "toggle log scale of the sparklines"),
     ("p", "plots: loss, noise against B, noise scale, samples/s, summary table"),
     ("e", "write the metrics as RUN_DIR/metrics.csv"),
-    ("escape", "back to Setup (stops the run); in `tuilab watch`, quit"),
+    ("escape", "back to Setup (asks first if the run still trains); watch: quit"),
     ("Plots screen", ""),
     ("x / l", "x axis / log scale of the loss chart"),
     ("r", "redraw now"),
@@ -28,7 +28,8 @@ KEYS = [
     ("Everywhere", ""),
     ("ctrl+p", "command palette: Run, Pause, Cancel, Plots, Copy run dir, ..."),
     ("? / f1", "this help"),
-    ("ctrl+q, q", "quit (q where no text box has focus); a run in this process stops, a watched run goes on"),
+    ("q", "quit where no text box has focus (asks first while a run trains)"),
+    ("ctrl+q", "quit at once (a run here stops; a watched run goes on)"),
     ("escape", "back, or close a dialog"),
 ]
 
