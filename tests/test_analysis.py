@@ -172,3 +172,14 @@ def test_prediction_held_within_twenty_percent_of_the_measured_fastest():
     assert not goodput.prediction_held(64, {8: 3.0, 64: 1.3, 512: 1.0})
     assert not goodput.prediction_held(64, {8: 3.0, 512: 1.0})  # it never reached the target
     assert goodput.prediction_held(64, {}) is None
+
+
+def test_pick_treats_losses_near_zero_as_equal():
+    # Regression without noise: 1e-21 and 1e-14 are both zero next to a start of 1.8.
+    def reg(lane, b, loss, seconds):
+        return LaneSummary(lane=lane, label="", batch_size=b, lr=0.1, status=LaneStatus.FINISHED,
+                           final_test_loss=loss, start_train_loss=1.8, to_target=ToTarget(1, b, seconds),
+                           progressed=True)
+    exact, fast = reg(0, 256, 1e-21, 2.7), reg(1, 4, 1e-14, 0.2)
+    assert pick([exact, fast]) is fast
+    assert pick([exact, reg(2, 4, 0.01, 0.2)]) is exact  # 0.01 is not zero beside 1.8

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from tuilab.engine.summary import LaneSummary
 
 ACCURACY_TOLERANCE = 0.01  # test accuracies within 1 point count as equally good ...
-LOSS_TOLERANCE = 0.05  # ... and so do test losses within 5%
+LOSS_TOLERANCE = 0.05  # ... and so do test losses within 5% ...
+LOSS_FLOOR = 0.001  # ... or within 0.1% of the starting loss (1e-14 and 1e-21 are both "zero")
 
 
 def first_crossing(xs: Sequence[float], losses: Sequence[float], target: float) -> float | None:
@@ -127,9 +128,12 @@ def quality(ln: LaneSummary) -> float | None:
     return None
 
 
-def as_good(q: float, best: float, accuracy: bool) -> bool:
-    """Is quality q within the tolerance of the best one (accuracy: 1 point; loss: 5%)?"""
-    return q - best <= (ACCURACY_TOLERANCE if accuracy else LOSS_TOLERANCE * abs(best))
+def as_good(q: float, best: float, accuracy: bool, start: float | None = None) -> bool:
+    """Is quality q within the tolerance of the best one? Accuracy: 1 point; a loss: 5%, or
+    0.1% of the starting loss `start` (losses near zero differ only in rounding)."""
+    if accuracy:
+        return q - best <= ACCURACY_TOLERANCE
+    return q - best <= max(LOSS_TOLERANCE * abs(best), LOSS_FLOOR * abs(start or 0.0))
 
 
 def pick(lanes: Sequence[LaneSummary]) -> LaneSummary | None:
@@ -143,7 +147,8 @@ def pick(lanes: Sequence[LaneSummary]) -> LaneSummary | None:
     if not rated:
         return None
     best = min(q for q, _ in rated)
-    near = [(q, ln) for q, ln in rated if as_good(q, best, ln.final_test_accuracy is not None)]
+    near = [(q, ln) for q, ln in rated
+            if as_good(q, best, ln.final_test_accuracy is not None, ln.start_train_loss)]
     return min(near, key=lambda t: (t[1].to_target.seconds if t[1].to_target else math.inf, t[0],
                                     t[1].batch_size))[1]
 
