@@ -36,7 +36,7 @@ def test_an_accumulated_lane_takes_the_same_sgd_steps_as_the_plain_one():
     accumulated, acc_plan = _losses(prepare(_exp(budget={"unit": "epochs", "amount": 1, "micro_batch": 16})))
     assert [li.micro_batch for li in acc_plan.started.lanes] == [16, None]  # B=16 needs no accumulation
     assert [li.micro_batch for li in plain_plan.started.lanes] == [None, None]
-    assert len(plain) == len(accumulated) > 4
+    assert len(plain) == len(accumulated) >= 4
     for (lane, step, train, test), (lane2, step2, train2, test2) in zip(plain, accumulated, strict=True):
         assert (lane, step) == (lane2, step2)
         assert train2 == pytest.approx(train, abs=1e-5) and test2 == pytest.approx(test, abs=1e-5)

@@ -125,7 +125,8 @@ def test_evaluation_runs_in_eval_mode_and_restores_the_mode(tmp_path):
 
 
 def test_default_two_batch_sizes():
-    assert two_batch_sizes(10_000, 8, None) == (8, 512)
-    assert two_batch_sizes(10_000, 64, None) == (64, 1024)
-    assert two_batch_sizes(300, 1, None) == (2, 300)
-    assert two_batch_sizes(100, 8, (60, 400)) == (50, 100)
+    assert two_batch_sizes(10_000, 8, None, 16) == (8, 512)
+    assert two_batch_sizes(100_000, 64, None, 16) == (64, 1024)
+    assert two_batch_sizes(10_000, 64, None, 16) == (64, 10_000)  # one full pass costs less than 16 x 1024
+    assert two_batch_sizes(300, 1, None, 16) == (2, 300)
+    assert two_batch_sizes(100, 8, (60, 400), 16) == (50, 100)

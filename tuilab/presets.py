@@ -124,6 +124,7 @@ class OptimizerConfig(_Strict):
     base_batch_size: int = Field(32, ge=1, description="batch size at which lr applies unscaled")
     warmup_epochs: float = Field(0.0, ge=0.0, description="linear lr warmup from 0, in epochs")
     lr_grid: list[float] | Literal["auto"] | None = Field(None, description="optional: every batch size runs at each of these base lrs (scaled by lr_scaling), and the answer uses each batch size's best; \"auto\": lr x 1/3, 1, 3")
+    compile: Literal["none", "compile", "cuda-graphs"] = Field("none", description="how a lane's step runs: none (eager, a plain loop), compile (torch.compile of the model) or cuda-graphs (the whole step captured as one CUDA graph; CUDA only)")
 
     @model_validator(mode="after")
     def _nesterov(self) -> OptimizerConfig:
@@ -178,11 +179,12 @@ class MeasureConfig(_Strict):
     probe_examples: int = Field(256, ge=2, le=65536, description="M: examples whose per-example gradients give tr_sigma")
     reference_examples: int = Field(8192, ge=2, description="|R|: cap on the examples used for G and the train loss")
     noise_every: int = Field(4, ge=1, description="measure gradient noise at every n-th report (and the last); per-example gradients are the dearest measurement")
-    slope_draws: int = Field(32, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope")
+    share: float = Field(0.1, gt=0.0, le=1.0, description="measuring may cost this share of the training, by a cost model in counts (deterministic): reports past a lane's first that would exceed it are skipped; 1 measures at every report")
+    slope_draws: int = Field(16, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope (each point's relative error is about 1/sqrt(2K))")
     target_loss: float | None = Field(None, gt=0.0, description="train loss to reach (default: a level every lane reaches)")
     noise_method: Literal["auto", "per-example", "two-batch"] = Field("auto", description="how tr_sigma and |G|^2 are measured: per-example gradients (exact when an example's output depends on it alone), two-batch (minibatch gradients at two sizes; any model) or auto")
     noise_draws: int = Field(16, ge=2, le=4096, description="two-batch: minibatches drawn at each of the two sizes")
-    noise_batches: tuple[int, int] | None = Field(None, description="two-batch: the small and big batch size (default: the smallest lane's B, at least 2, and 16x that, at least 512, within N)")
+    noise_batches: tuple[int, int] | None = Field(None, description="two-batch: the small and big batch size (default: the smallest lane's B, at least 2, and 16x that, at least 512; N where K draws of that cost more than a pass over the data)")
 
     @field_validator("noise_batches")
     @classmethod

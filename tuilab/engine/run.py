@@ -19,6 +19,7 @@ import torch
 from tuilab.engine.adaptive import memory_cap, next_batch_size
 from tuilab.engine.backends import check_resources
 from tuilab.engine.branch import measure_branch
+from tuilab.engine.cadence import SURFACE_EXAMPLES, build_cadence
 from tuilab.engine.control import Control
 from tuilab.engine.data import Data, load_dataset
 from tuilab.engine.devices import resolve_device
@@ -135,7 +136,8 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     ref, probe = measurement_indices(exp, data.n_train)
     x_ref, y_ref = data.batch(ref)
     x_probe, y_probe = data.batch(probe)
-    noise_batches = two_batch_sizes(data.n_train, min(sizes), exp.measure.noise_batches)
+    noise_batches = two_batch_sizes(data.n_train, min(sizes), exp.measure.noise_batches,
+                                    exp.measure.noise_draws)
     notices = []
     if method == "two-batch":
         notices.append(f"noise measured from minibatch gradients at B={noise_batches[0]} and "
@@ -148,7 +150,7 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
         n_params=count_parameters(lanes[0].model), budget_unit=exp.budget.unit,
         budget_amount=exp.budget.amount,
         lanes=tuple(LaneInfo(ln.index, ln.label, ln.batch_size0, ln.lr0, lr_index=ln.settings.lr_index, adaptive=ln.settings.adaptive,
-                             micro_batch=ln.micro_batch())
+                             micro_batch=ln.micro_batch(), compile=exp.optimizer.compile)
                     for ln in lanes), noise_method=method, user_code=tuple(exp.user_code()),
         run_dir=run_dir, notices=tuple(notices), pilot=exp.pilot)
     return Plan(exp, device, data, lanes, loss_fn, x_ref, y_ref, x_probe, y_probe, started,
@@ -182,10 +184,12 @@ class _Runner:
         self.amount = self.exp.budget.amount
         self.every = self.exp.report_every()
         self.classification = plan.data.task == "classification"
-        self.reports = {ln.index: 0 for ln in plan.lanes}
+        self.cadence = build_cadence(plan)  # which reports measure: from counts, never from timers
+        self.measure_seconds = {ln.index: 0.0 for ln in plan.lanes}  # host clock of each lane's measurements
         self.last = {ln.index: (0, 0.0) for ln in plan.lanes}  # examples, seconds at last report
         self.next_mark = {ln.index: self.every for ln in plan.lanes}
         self._init_stats: dict[int, NoiseStats] = {}  # initial weights' seed -> stats
+        self._init_eval: dict[int, tuple] = {}  # initial weights' seed -> (train loss, test loss, accuracy)
         self.pending = {ln.index: sorted((br for br in self.exp.branches if br.lane == ln.index), key=lambda br: br.at)
                         for ln in plan.lanes}
         self._last_stats: dict[int, tuple[int, NoiseStats]] = {}  # lane -> (step, stats at that step)
@@ -217,8 +221,9 @@ class _Runner:
                                            torch.Generator().manual_seed(self.exp.seed + 104_729 + lane.step))
         return measure_noise(lane.model, p.loss_fn, p.x_ref, p.y_ref, p.x_probe, p.y_probe, p.data.n_train)
 
-    def report(self, lane: Lane) -> LaneProgress | LaneFailed:
-        """Measure a lane at its current parameters (not on its clock)."""
+    def report(self, lane: Lane) -> LaneProgress | LaneFailed | None:
+        """Measure a lane at its current parameters (not on its clock); None: the cadence skips
+        this report (engine/cadence.py)."""
         try:
             return self._measure(lane)
         except torch.OutOfMemoryError:  # evaluation and per-example gradients need memory too
@@ -227,23 +232,35 @@ class _Runner:
         except Exception as e:  # the user's model, or a bug: this lane fails, the others go on
             return self.fail(lane, LaneStatus.ERROR, *describe(e))
 
-    def _measure(self, lane: Lane) -> LaneProgress | LaneFailed:
-        p = self.plan
+    def _evaluate(self, lane: Lane) -> tuple[float, float, float | None]:
+        """Train loss on R, test loss and accuracy; at step 0 once per initial weights' seed."""
+        p, seed = self.plan, lane.settings.init_seed
+        if lane.step == 0 and seed in self._init_eval:
+            return self._init_eval[seed]
+        train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
+        out = (train_loss, *evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification))
+        if lane.step == 0:
+            self._init_eval[seed] = out
+        return out
+
+    def _measure(self, lane: Lane) -> LaneProgress | LaneFailed | None:
+        last = lane.units(self.unit) >= self.amount - 1e-9  # the final report always measures
+        todo = self.cadence.plan(lane.index, lane.units(self.unit) / self.amount,
+                                 self.cadence.model.train(lane.step, lane.examples), last)
+        if not todo.evaluate:
+            return None
+        t0 = time.perf_counter()
         trained = lane.loss_count > 0  # no steps since the last report: no running loss, not a NaN one
         running = lane.take_running_loss()
-        train_loss, _ = evaluate(lane.model, p.loss_fn, p.x_ref, p.y_ref, self.classification)
+        train_loss, test_loss, test_acc = self._evaluate(lane)
         if not _finite(train_loss) or (trained and not _finite(running)):
             return self.fail(lane, LaneStatus.DIVERGED, f"loss became {train_loss if not _finite(train_loss) else running} "
                                                f"at step {lane.step} (lr {lane.lr():.3g} too high?)")
-        test_loss, test_acc = evaluate(lane.model, p.loss_fn, p.data.x_test, p.data.y_test, self.classification)
-        stats = None
-        last = lane.units(self.unit) >= self.amount - 1e-9  # the final report always has noise
-        if last or self.reports[lane.index] % self.exp.measure.noise_every == 0:
-            stats = self.noise_stats(lane)
-        self.reports[lane.index] += 1
+        stats = self.noise_stats(lane) if todo.noise else None
+        self.measure_seconds[lane.index] += time.perf_counter() - t0
         b, lr = lane.batch_size(), lane.lr()  # what it trained at: an adaptive lane may grow below
         if lane.settings.adaptive and stats is not None:  # the size it grows to counts from the next step
-            lane.resize(next_batch_size(lane.batch_size0, stats.b_simple(), p.data.n_train, self._memory_cap(lane)))
+            lane.resize(next_batch_size(lane.batch_size0, stats.b_simple(), self.plan.data.n_train, self._memory_cap(lane)))
         ex0, s0 = self.last[lane.index]
         self.last[lane.index] = (lane.examples, lane.seconds)
         dt = lane.seconds - s0
@@ -261,7 +278,7 @@ class _Runner:
             tr_sigma_stderr=stats.tr_sigma_stderr if stats else None,
             g_norm2_stderr=stats.g_norm2_stderr if stats else None,
             b_simple_stderr=stats.b_simple_stderr if stats and stats.resolved else None,
-            memory_bytes=lane.memory_bytes)
+            memory_bytes=lane.memory_bytes, measure_seconds=self.measure_seconds[lane.index])
 
     def _memory_cap(self, lane: Lane) -> int | None:
         """The adaptive lane's memory cap on a CUDA device (None elsewhere: nothing measured)."""
@@ -280,8 +297,10 @@ class _Runner:
             examples = {"epochs": span * lane.n, "steps": span * b,
                         "seconds": span * lane.examples / max(lane.seconds, 1e-9)}[self.unit]
             try:
-                yield measure_branch(lane, br.factors, math.ceil(examples), self.plan.x_ref, self.plan.y_ref, at,
-                                     self.noise_stats(lane).b_simple(), should_stop=self.control.interrupted)
+                t0 = time.perf_counter()
+                ev = measure_branch(lane, br.factors, math.ceil(examples), self.plan.x_ref, self.plan.y_ref, at,
+                                    self.noise_stats(lane).b_simple(), should_stop=self.control.interrupted)
+                yield replace(ev, seconds=time.perf_counter() - t0)
             except torch.OutOfMemoryError:
                 if self.plan.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -290,15 +309,17 @@ class _Runner:
 
     def landscape(self, lane: Lane) -> LaneLandscape:
         """Sharpness and a loss slice at the lane's final weights, on the reference set."""
-        p = self.plan
+        p, t0 = self.plan, time.perf_counter()
         try:
-            sharp = top_hessian_eigenvalue(lane.model, p.loss_fn, p.x_ref, p.y_ref, seed=self.exp.seed)
-            cut = loss_slice(lane.model, p.loss_fn, p.x_ref, p.y_ref, seed=self.exp.seed)
+            x, y = p.x_ref[:SURFACE_EXAMPLES], p.y_ref[:SURFACE_EXAMPLES]  # R is a random subset already
+            sharp = top_hessian_eigenvalue(lane.model, p.loss_fn, x, y, seed=self.exp.seed)
+            cut = loss_slice(lane.model, p.loss_fn, x, y, seed=self.exp.seed)
         except torch.OutOfMemoryError:
             if p.device.type == "cuda":
                 torch.cuda.empty_cache()
             return LaneLandscape(lane.index, None, False, "not measured: out of device memory")
-        return LaneLandscape(lane.index, sharp.value, sharp.converged, sharp.note, cut.alphas, cut.losses)
+        return LaneLandscape(lane.index, sharp.value, sharp.converged, sharp.note, cut.alphas, cut.losses,
+                             seconds=time.perf_counter() - t0)
 
     def fail(self, lane: Lane, status: str, reason: str, traceback: str = "") -> LaneFailed:
         lane.status = status
@@ -325,9 +346,10 @@ class _Runner:
         if self.control.stop.is_set() or lane.units(self.unit) < target - 1e-9:
             return
         ev = self.report(lane)
-        yield ev
-        if isinstance(ev, LaneFailed):
-            return
+        if ev is not None:  # None: the cadence skipped this report
+            yield ev
+            if isinstance(ev, LaneFailed):
+                return
         yield from self.take_branches(lane)
         # One step can pass several marks (a full batch with reports every 0.25 epochs, or a lane
         # whose thread was descheduled on a seconds budget): the next mark lies ahead of the lane.
@@ -427,11 +449,13 @@ def measure_slope(plan: Plan, lane: Lane, at: str, seed: int,
                   noise_stats: Callable[[Lane], NoiseStats] | None = None, should_stop=None) -> NoiseSlope:
     """The measured noise law at `lane`'s parameters; out of device memory leaves it unmeasured."""
     sizes = sorted({ln.batch_size0 for ln in plan.lanes})
+    t0 = time.perf_counter()
     try:
         stats = (noise_stats or _Runner(plan, Control(), None).noise_stats)(lane)
-        return measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
-                                   plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
-                                   stats=stats, at=at, should_stop=should_stop)
+        slope = measure_noise_slope(lane.model, plan.loss_fn, plan.data.x_train, plan.data.y_train, sizes,
+                                    plan.exp.measure.slope_draws, torch.Generator().manual_seed(seed),
+                                    stats=stats, at=at, should_stop=should_stop)
+        return replace(slope, seconds=time.perf_counter() - t0)
     except torch.OutOfMemoryError:
         if plan.device.type == "cuda":
             torch.cuda.empty_cache()

@@ -34,14 +34,19 @@ BOOTSTRAP = 1000  # resamples of the draws for the standard errors (scalars only
 UNRESOLVED_SHARE = 0.025  # |G|^2 <= 0 in more resamples than this: too close to 0 to divide by
 
 
-def two_batch_sizes(n_train: int, smallest_batch: int, given: tuple[int, int] | None) -> tuple[int, int]:
+def two_batch_sizes(n_train: int, smallest_batch: int, given: tuple[int, int] | None,
+                    draws: int) -> tuple[int, int]:
     """(b, B): as given, else the smallest lane's batch size (at least 2, so BatchNorm has
-    a batch) and 16 times that (at least 512), both within the training set."""
+    a batch) and 16 times that (at least 512), both within the training set. Where K draws
+    at B would cost more than one pass over the training set, B is the training set: then
+    |G|^2 is exact (one draw, no sampling noise) and cheaper."""
     if given is not None:
         b, big = given
     else:
         b = max(2, smallest_batch)
         big = max(16 * b, 512)
+        if n_train <= draws * big:
+            big = n_train
     big = min(big, n_train)
     b = min(b, max(1, big // 2))
     return b, big
