@@ -29,3 +29,14 @@ async def test_last_run_notice_is_a_setup_line_that_hides_nothing(in_tmp):
         app.start_run(exp)
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), what="the Run screen")
         assert "The last run was interrupted" not in "\n".join(screen_lines(app))
+
+
+async def test_a_run_at_start_clears_the_notice_before_the_form_is_drawn(in_tmp):
+    old = in_tmp / "runs" / "20260101-000000-x"
+    old.mkdir(parents=True)
+    (old / "metrics.jsonl").write_text("")
+    (old / "summary.json").write_text(json.dumps({"interrupted": True}))
+    app = TuilabApp(tiny_experiment(), run_at_start=True)  # `tuilab PRESET --run`
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), what="the Run screen")
+        assert app._exception is None

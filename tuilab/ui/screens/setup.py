@@ -103,7 +103,11 @@ class SetupScreen(Screen):
 
     def set_notice(self, notice: tuple[str, str] | None) -> None:
         """Show (message, severity) in a line under the title, or hide the line (None)."""
-        line = self.query_one("#setup-notice", Static)
+        self._notice = notice
+        lines = self.query("#setup-notice").results(Static)
+        line = next(lines, None)
+        if line is None:  # `tuilab --run` starts the run before the form is composed
+            return
         line.update(notice[0] if notice else "")
         line.display = notice is not None
         line.set_classes(f"-{notice[1]}" if notice else "")
