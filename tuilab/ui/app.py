@@ -25,6 +25,7 @@ from tuilab.engine.faults import describe
 from tuilab.presets import Experiment
 from tuilab.ui.messages import EngineEvents, RunError, RunRefused
 from tuilab.ui.notices import launch_notice
+from tuilab.ui.saved_runs import saved_experiment
 from tuilab.ui.state import RunState
 from tuilab.ui.worker import EngineIdle, follow_run, run_experiment
 
@@ -46,8 +47,12 @@ class TuilabApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, experiment: Experiment, run_at_start: bool = False, watch_dir: str | None = None,
-                 out_dir: str = "runs", handle_signals: bool = False) -> None:
+                 out_dir: str = "runs", handle_signals: bool = False,
+                 compare_dirs: tuple[str, str] | None = None) -> None:
+        """`compare_dirs`: open on two runs' Plots compared (over Setup), as `tuilab compare` does."""
         super().__init__()
+        self.compare_dirs = compare_dirs
+        self.opened_dir: str | None = None  # a finished run reopened from Setup's list of recent runs
         self.experiment = experiment
         self.run_at_start = run_at_start
         self.watch_dir = watch_dir
@@ -69,12 +74,14 @@ class TuilabApp(App):
                 loop.add_signal_handler(sig, self._on_signal, sig)
         if self.watch_dir:
             self._run_id += 1
-            self._follow(self.watch_dir, self._run_id)
+            self._follow(self.watch_dir, self._run_id, self._stop_watch)
             return
         # The last run was cut short, or still trains: said in a line of Setup (ui/notices.py).
         self.push_screen(self._setup_screen(launch_notice(self.out_dir)))
         if self.run_at_start:
             self.start_run(self.experiment)
+        if self.compare_dirs:
+            self.compare_runs(*self.compare_dirs)
 
     def on_unmount(self) -> None:
         self.stop_all()  # a worker thread that runs on would keep the process alive
@@ -147,6 +154,7 @@ class TuilabApp(App):
         self.stop_run()
         self._run_id += 1
         self.state = None
+        self.opened_dir = None
         self.control = Control()
         self._drive(experiment, self.control, self._run_id)
 
@@ -173,11 +181,35 @@ class TuilabApp(App):
         finally:
             self.engine_idle.leave()
 
+    def open_run(self, run_dir: str) -> None:
+        """Reopen a run directory on its Run screen: replayed to where it ended (followed, if it still trains)."""
+        if self.run_active:
+            self.notify("A run is in progress: cancel it (c) or wait for it to finish first.", severity="warning")
+            return
+        self._run_id += 1
+        self.state, self.control, self.run_screen = None, None, None
+        self.opened_dir = run_dir
+        self._stop_watch = threading.Event()  # its own: going back to Setup stops this one only
+        self._follow(run_dir, self._run_id, self._stop_watch)
+
+    def compare_runs(self, first: str, second: str) -> None:
+        """The Plots screen of run `first` with `second` overlaid, and their Compare tab shown."""
+        from tuilab.errors import UserError
+        from tuilab.ui.saved_runs import load_run_state
+        from tuilab.ui.screens.plots import PlotsScreen
+
+        try:
+            states = load_run_state(first), load_run_state(second)
+        except (UserError, OSError) as e:
+            self.notify(str(e), title="Cannot compare", severity="error")
+            return
+        self.push_screen(PlotsScreen(states[0], other=states[1], tab="compare"))
+
     @work(thread=True, exclusive=True, group="engine")
-    def _follow(self, run_dir: str, run_id: int) -> None:
+    def _follow(self, run_dir: str, run_id: int, stop: threading.Event) -> None:
         self.engine_idle.enter()
         try:
-            follow_run(run_dir, self._stop_watch, self._poster(run_id, self._stop_watch))
+            follow_run(run_dir, stop, self._poster(run_id, stop))
         finally:
             self.engine_idle.leave()
 
@@ -195,8 +227,8 @@ class TuilabApp(App):
         if getattr(msg, "run_id", None) != self._run_id or not self.is_running:
             return  # a run that was left, replaced or quit: its last events go nowhere
         if self.state is None:
-            exp = self.experiment if not self.watch_dir else _load_run_experiment(self.watch_dir)
-            self.state = RunState(self.watch_dir, exp)
+            shown = self.watch_dir or self.opened_dir  # a run directory, not this process's run
+            self.state = RunState(shown, saved_experiment(shown) if shown else self.experiment)
         self.state.apply(msg.events)
         for warning in (e for e in msg.events if isinstance(e, str)):
             self.notify(warning, severity="warning", timeout=10)
@@ -208,14 +240,15 @@ class TuilabApp(App):
         elif self.run_screen is not None:
             self.run_screen.revision = self.state.revision
 
-    def _title(self) -> str:
+    def _title(self) -> tuple[str, ...]:
+        """The Run screen's title: name, data set, model, optimizer, device (the screen fits it to its width)."""
         s = self.state.started
         exp = self.state.experiment
-        opt = ""
+        opt = ()
         if exp is not None:
             o = exp.optimizer
-            opt = f" · {o.kind} lr {o.lr:g}" + (f" {o.lr_scaling}" if o.lr_scaling != "none" else "")
-        return f"{s.name} · {s.dataset} · {s.model}{opt} · {s.device}"
+            opt = (f"{o.kind} lr {o.lr:g}" + (f" {o.lr_scaling}" if o.lr_scaling != "none" else ""),)
+        return (s.name, s.dataset, s.model, *opt, s.device)
 
     # -- actions -------------------------------------------------------------------------------
     def stop_run(self) -> None:
@@ -250,6 +283,7 @@ class TuilabApp(App):
     def _back_to_setup(self) -> None:
         self.stop_run()
         self._run_id += 1  # its last events (cancelled lanes, RunFinished) must not reopen a Run screen
+        self._stop_watch.set()  # a reopened run is no longer followed
         self.control = None
         self.run_screen = None
         self.pop_screen()
@@ -309,13 +343,3 @@ class TuilabApp(App):
             yield SystemCommand("Cycle x axis", "epochs / steps / seconds", rs.action_cycle_axis)
             yield SystemCommand("Copy run dir", "Copy the run directory (OSC 52)", self.copy_run_dir)
             yield SystemCommand("Export CSV", "Write the metrics as RUN_DIR/metrics.csv", self.export_csv)
-
-
-def _load_run_experiment(run_dir: str) -> Experiment | None:
-    from tuilab.errors import UserError
-    from tuilab.presets import load_preset
-
-    try:
-        return load_preset(Path(run_dir) / "experiment.toml")
-    except (UserError, OSError):
-        return None

@@ -8,93 +8,19 @@ while the run is still moving, and only if the state changed since it was drawn.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent, TabPane
-from textual_plotext import PlotextPlot
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from tuilab.engine.summary import RunSummary
-from tuilab.format import SUMMARY_COLUMNS, lane_name, prediction_words, summary_rows
+from tuilab.format import SUMMARY_COLUMNS, fmt_float, lane_name, prediction_words, summary_rows
 from tuilab.ui.state import AXES, RunState
-from tuilab.ui.terminal import ascii_only
+from tuilab.ui.widgets.chart import Chart, Line, Style, set_axis
+from tuilab.ui.widgets.run_charts import b_simple_chart, loss_chart, noise_chart
 
-
-def markers() -> tuple[str, str]:
-    return ("*", "+") if ascii_only() else ("braille", "dot")
-
-
-LANE_COLOURS = ("cyan+", "orange+", "green+", "magenta+", "yellow+", "blue+", "red+", "white")
-
-
-def headroom(plt, ys: list[float], log: bool, legend_rows: int) -> None:
-    """Raise the y limit so the legend, which plotext draws over the top-left of the
-    plot, covers empty space instead of the curves' first (highest) points."""
-    ys = [y for y in ys if y is not None and math.isfinite(y) and (y > 0 or not log)]
-    if not ys:
-        return
-    share = min(0.6, (legend_rows + 1) / 24)  # of the plot's height, on a ~24-row chart
-    lo, hi = min(ys), max(ys)
-    if log:
-        top = hi * (hi / lo) ** (share / (1 - share)) if hi > lo else hi * 10
-        plt.ylim(math.log10(lo / 1.05), math.log10(top))  # on a log axis plotext takes log10 limits
-    else:
-        span = (hi - lo) or abs(hi) or 1.0
-        plt.ylim(lo - 0.02 * span, hi + span * share / (1 - share))
-
-
-class Chart(PlotextPlot):
-    """A plotext chart whose data are laid down afresh at every render, and that never raises.
-
-    plotext's build() takes log10 of the data *in place*: a second build of the same
-    data (any resize) took the log of the logs, drew nonsense, then raised a math
-    domain error that ended the app. So `show(draw)` keeps the function that lays
-    the data down, and each render clears the figure and calls it again.
-    """
-
-    MIN_SIZE = (16, 6)  # columns, rows: below this there is no room for axes and a curve
-
-    def __init__(self, id: str) -> None:
-        super().__init__(id=id)
-        self._draw: Callable | None = None
-
-    def show(self, draw: Callable) -> None:
-        """Draw with `draw(plt)` now and at every later render (a resize)."""
-        self._draw = draw
-        self.refresh()
-
-    def render(self) -> Text:
-        return self.canvas(self.size.width, self.size.height)
-
-    def canvas(self, width: int, height: int) -> Text:
-        """The chart at width x height, or one line saying why there is none."""
-        if width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]:
-            return Text("(too small for a chart)", style="dim")
-        plt = self.plt
-        plt.clear_figure()
-        if self._draw is not None:
-            self._draw(plt)
-        try:
-            return super().render()
-        except Exception as e:  # plotext fails in many ways at its limits: a chart must not end the app
-            return Text(f"(cannot draw this chart at {width}x{height}: {e})", style="dim")
-
-
-def drawable(xs: list[float], ys: list[float], log: bool) -> tuple[list[float], list[float]]:
-    """The points an axis can show: finite, and y > 0 on a log axis."""
-    kept = [(x, y) for x, y in zip(xs, ys, strict=True)
-            if math.isfinite(x) and math.isfinite(y) and (y > 0 or not log)]
-    return [x for x, _ in kept], [y for _, y in kept]
-
-
-def fitted_line(points, slope: float) -> list[float]:
-    """noise = c * B^slope with c fitted by least squares in log space, at the points' B."""
-    logs = [math.log(p.measured) - slope * math.log(p.batch_size) for p in points if p.measured > 0]
-    c = math.exp(sum(logs) / len(logs)) if logs else 1.0
-    return [c * p.batch_size ** slope for p in points]
+__all__ = ["Chart", "PlotsScreen"]  # Chart lives in widgets/chart.py; tests reach it from here too
 
 
 class PlotsScreen(Screen):
@@ -105,15 +31,20 @@ class PlotsScreen(Screen):
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
-    def __init__(self, state: RunState, x_axis: str = "epochs") -> None:
+    def __init__(self, state: RunState, x_axis: str = "epochs", other: RunState | None = None,
+                 tab: str | None = None) -> None:
+        """`other`: a second run to compare, overlaid on the charts and set beside this one in a Compare tab;
+        `tab`: the tab to open on."""
         super().__init__()
+        self.first_tab = tab
         self.state = state
+        self.other = other
         self.x_axis = x_axis
         self.log_scale = False
         self.drawn: dict[str, tuple] = {}  # tab id -> (revision, axis, log) it was drawn at
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="plot-tabs"):
+        with TabbedContent(id="plot-tabs", initial=self.first_tab or ""):
             with TabPane("Loss", id="loss"):
                 yield Chart(id="loss-plot")
             with TabPane("Noise vs B", id="noise"):
@@ -123,7 +54,13 @@ class PlotsScreen(Screen):
             with TabPane("Samples/s", id="speed"):
                 yield Chart(id="speed-plot")
             with TabPane("Summary", id="summary"):
+                yield Static(id="summary-caption")
                 yield DataTable(id="summary-table", zebra_stripes=True, cursor_type="row")
+            if self.other is not None:
+                from tuilab.ui.screens.compare import CompareView
+
+                with TabPane("Compare", id="compare"):
+                    yield CompareView(self.state, self.other)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -156,86 +93,33 @@ class PlotsScreen(Screen):
         if tab == "summary":
             self.draw_table()
             return
+        if tab == "compare":
+            return  # two finished runs: drawn once, when mounted
         draw = {"loss": self.draw_loss, "noise": self.draw_noise, "bsimple": self.draw_b_simple,
                 "speed": self.draw_speed}[tab]
         self.query_one(f"#{tab}-plot", Chart).show(draw)
 
-    def draw_loss(self, plt) -> None:
-        train_marker, test_marker = markers()
-        all_ys, labels = [], 0
-        for i, series in self.state.series.items():
-            name = lane_name(self.state.record.lanes[i].info)
-            colour = LANE_COLOURS[i % len(LANE_COLOURS)]  # one colour a lane: train line, test dots
-            for field, marker, label in (("train_loss", train_marker, name), ("test_loss", test_marker, f"{name} test")):
-                xs, ys = drawable(*series.curve(self.x_axis, field), self.log_scale)
-                if xs:
-                    plt.plot(xs, ys, marker=marker, label=label, color=colour)
-                    all_ys += ys
-                    labels += 1
-        plt.xscale("linear")
-        plt.yscale("log" if self.log_scale and all_ys else "linear")  # plotext cannot scale an empty log axis
-        headroom(plt, all_ys, self.log_scale, labels)
-        plt.title(f"train and test loss against {self.x_axis}  (x: axis · l: log)")
-        plt.xlabel(self.x_axis)
+    def draw_loss(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
+        title = f"train loss (lines) and test loss (dots) against {self.x_axis}  (x: axis · l: log)"
+        return loss_chart(self.state, self.x_axis, self.log_scale, self.other, title=title)(plt, style, size)
 
-    def draw_noise(self, plt) -> None:
-        marker, _ = markers()
-        titles, all_ys, labels, measured = [], [], 0, []
-        for sl in self.state.record.slopes:
-            pts = [p for p in sl.points if p.measured > 0 and math.isfinite(p.measured)]
-            if not pts:
-                continue
-            bs = [p.batch_size for p in pts]
-            pred = [(p.batch_size, p.predicted) for p in pts if p.predicted and p.predicted > 0]
-            if pred:
-                plt.plot([b for b, _ in pred], [v for _, v in pred], marker=marker, label=f"formula ({sl.at})")
-                all_ys += [v for _, v in pred]
-                labels += 1
-            fit = drawable(bs, fitted_line(pts, sl.slope), True) if sl.slope is not None else ([], [])
-            if fit[0]:
-                plt.plot(*fit, marker=marker, label=f"fit B^{sl.slope:.2f} ({sl.at})")
-                titles.append(f"{sl.at}: B^{sl.slope:.2f} ± {sl.stderr or 0:.2f}")
-                labels += 1
-            measured.append((sl.at, bs, [p.measured for p in pts]))
-            all_ys += [p.measured for p in pts]
-        for at, bs, ys in measured:  # last, so the lines never hide the measured points
-            plt.scatter(bs, ys, marker="O" if ascii_only() else "●", label=f"measured ({at})")
-            labels += 1
-        plt.xscale("log" if all_ys else "linear")
-        plt.yscale("log" if all_ys else "linear")
-        headroom(plt, all_ys, True, labels)
-        plt.title("noise ‖g_B−G‖/‖G‖ against B (log-log; theory slope −0.5)  " + " · ".join(titles))
-        plt.xlabel("batch size B")
+    def draw_noise(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
+        return noise_chart(self.state, self.other, formula=True)(plt, style, size)
 
-    def draw_b_simple(self, plt) -> None:
+    def draw_b_simple(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
         """b_simple = tr_sigma/|G|^2 of each lane over training (McCandlish et al.'s critical batch size estimate)."""
-        marker, _ = markers()
-        all_ys, labels = [], 0
-        for i, series in self.state.series.items():
-            xs, ys = drawable(*series.curve(self.x_axis, "b_simple"), True)
-            if xs:
-                plt.plot(xs, ys, marker=marker,
-                         label=lane_name(self.state.record.lanes[i].info), color=LANE_COLOURS[i % len(LANE_COLOURS)])
-                all_ys += ys
-                labels += 1
-        plt.xscale("linear")
-        plt.yscale("log" if all_ys else "linear")
-        headroom(plt, all_ys, True, labels)
-        b_crit = self.summary().b_crit
-        fitted = f" · fitted from steps to target: B_crit ≈ {b_crit:.3g}" if b_crit else ""
-        plt.title(f"gradient noise scale b_simple = tr(Σ)/|G|² against {self.x_axis} (log){fitted}")
-        plt.xlabel(self.x_axis)
+        return b_simple_chart(self.state, self.x_axis, self.summary().b_crit, self.other)(plt, style, size)
 
-    def draw_speed(self, plt) -> None:
+    def draw_speed(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
         lanes = [r for r in self.state.record.lanes.values() if r.samples_per_s() and math.isfinite(r.samples_per_s())]
         if lanes:
             plt.bar([lane_name(r.info)[2:] for r in lanes], [r.samples_per_s() for r in lanes],
-                    marker="#" if ascii_only() else "sd")
-        plt.xscale("linear")
-        plt.yscale("linear")
+                    marker="#" if style.ascii else "sd")
+            set_axis(plt, "y", [0.0, max(r.samples_per_s() for r in lanes)], False, max(2, size[1] // 4))
         predicted = prediction_words(self.summary())
         plt.title("samples/s against batch size (each lane's own training clock)" + (f" · {predicted}" if predicted else ""))
         plt.xlabel("batch size B")
+        return []
 
     def summary(self) -> RunSummary:
         """The run's summary: the final one, or while live the same computation on what came so far."""
@@ -244,6 +128,18 @@ class PlotsScreen(Screen):
         return fin.summary if fin and fin.summary else self.state.record.summary(self.state.experiment)
 
     def draw_table(self) -> None:
-        table = self.query_one(DataTable)
+        summary = self.summary()
+        table = self.query_one("#summary-table", DataTable)
         table.clear()
-        table.add_rows(summary_rows(self.summary()))
+        table.add_rows(summary_rows(summary))
+        target = (f"target train loss {fmt_float(summary.target_loss)} ({summary.target_rule})"
+                  if summary.target_loss is not None else "no target loss yet: it needs lanes that learned")
+        rec = summary.recommendation
+        answer = f"{rec.headline} " if rec and rec.headline else ""
+        self.call_after_refresh(self._caption, answer + target + "; the target: columns say where each lane reached it")
+
+    def _caption(self, text: str) -> None:
+        """The table's caption; at 80 columns the table is wider than the screen, so it says how to see the rest."""
+        table = self.query_one("#summary-table", DataTable)
+        wide = table.virtual_size.width > table.size.width > 0
+        self.query_one("#summary-caption", Static).update(text + (" · ←/→ scroll the columns" if wide else ""))

@@ -1,4 +1,4 @@
-"""The Run screen: every lane side by side, drawn from the app's RunState.
+"""The Run screen: every lane side by side, drawn from the app's RunState, and live charts below.
 
 The app bumps `revision` after folding a batch of events into the state (at
 most ~4 times a second, see worker.Batcher); the screen then redraws, at most
@@ -23,6 +23,8 @@ from tuilab.engine.record import RunRecord
 from tuilab.format import fmt_duration, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
+from tuilab.ui.widgets.live_charts import LiveCharts
+from tuilab.ui.widgets.title import fit_title
 
 MIN_REDRAW = 0.25  # seconds between redraws, however often events arrive
 UNIT_TEXT = {"epochs": "epoch {x:.1f}/{amount:g}", "steps": "step {x:.0f}/{amount:g}",
@@ -52,6 +54,7 @@ class RunScreen(Screen):
         Binding("x", "cycle_axis", "Axis"),
         Binding("l", "toggle_log", "Log"),
         Binding("p", "plots", "Plots"),
+        Binding("v", "switch_chart", "Chart"),  # only while the live charts are folded into one
         Binding("e", "export_csv", "CSV"),
         Binding("question_mark", "app.help", "Help"),
         Binding("escape", "leave", "Back"),
@@ -65,21 +68,23 @@ class RunScreen(Screen):
     revision: var[int] = var(0)
     paused: var[bool] = var(False)
 
-    def __init__(self, state: RunState, title: str, watching: bool = False) -> None:
+    def __init__(self, state: RunState, title: str | tuple[str, ...], watching: bool = False) -> None:
+        """`title`: its parts (name, data set, model, ..., device), fitted to the width with the device kept."""
         super().__init__()
         self.state = state
-        self.title_text = title
+        self.title_parts = (title,) if isinstance(title, str) else tuple(title)
         self.watching = watching
         order = row_order(state.record)
         self.rows = {i: LaneRow(i) for i in order}
         size = {i: r.info.batch_size for i, r in state.record.lanes.items()}
         self.first_of_group = {i: k == 0 or size[order[k - 1]] != size[i] for k, i in enumerate(order)}
         # Kept here, not queried: a redraw while the screen is torn down finds nothing missing.
-        self.header = Cell(title, id="run-title")
+        self.header = Cell(" · ".join(self.title_parts), id="run-title")
         self.budget, self.overall, self.time_left = Cell(id="budget"), Cell(id="overall"), Cell(id="time-left")
         self.columns = ColumnHeads(id="columns")
         self.slope_line, self.notes, self.result = Static(id="slope-line"), Static(id="notes"), Static(id="result")
         self.result.border_title = "Recommendation"
+        self.charts = LiveCharts(state)
         self._last_redraw = 0.0
         self._redraw_due = False
         self._drawn: tuple | None = None
@@ -92,7 +97,7 @@ class RunScreen(Screen):
         yield self.columns
         with VerticalScroll(id="lanes"):
             yield from self.rows.values()
-        yield from (self.slope_line, self.notes, self.result)
+        yield from (self.slope_line, self.notes, self.result, self.charts)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -135,6 +140,9 @@ class RunScreen(Screen):
 
         self.app.push_screen(PlotsScreen(self.state, self.x_axis))
 
+    def action_switch_chart(self) -> None:
+        self.charts.switch()
+
     def action_export_csv(self) -> None:
         self.app.export_csv()
 
@@ -153,6 +161,8 @@ class RunScreen(Screen):
         # Pause and cancel belong to the process that trains; a watcher only looks.
         if action in ("pause", "cancel"):
             return not self.watching and not self.state.finished
+        if action == "switch_chart":
+            return self.charts.folded
         if action in ("leave", "leave_watch"):  # one of the two escape bindings, so the footer is true
             return self.watching == (action == "leave_watch")
         return True
@@ -194,6 +204,8 @@ class RunScreen(Screen):
             row.show(st.record.lanes[i], st.lane_progress(i), self.paused, i in best, self.first_of_group[i])
             row.loss.data, row.loss.y_range = losses.get(i, []), loss_range
             row.noise.data, row.noise.y_range = noises.get(i, []), noise_range
+        self.charts.update_view(self.x_axis, self.log_scale)
+        self.header.show(fit_title(self.title_parts, self.header.size.width))
         self._update(self.slope_line, self._slope_text())
         self._update(self.notes, self._notes_text())
         finished = st.finished is not None
