@@ -110,7 +110,7 @@ def test_a_preset_branch_is_taken_in_the_run_and_summarised():
         "branches": [{"lane": 0, "at": 0.6, "factors": [2, 4], "span": 0.3}],
         "dataset": {"name": "moons", "n": 500}, "model": {"kind": "mlp", "hidden": [16]},
         "optimizer": {"lr": 0.1, "lr_scaling": "linear", "base_batch_size": 8}, "budget": {"amount": 1.0},
-        "measure": {"every": 0.25, "probe_examples": 32, "slope_draws": 2},
+        "measure": {"every": 0.25, "probe_examples": 32, "slope_draws": 2, "share": 1.0},  # every report
     })
     events = list(run(exp))
     (br,) = [e for e in events if isinstance(e, BranchMeasured)]

@@ -8,7 +8,7 @@ from tuilab.engine.events import LaneProgress, NoiseSlope
 from tuilab.engine.run import run
 from tuilab.presets import experiment_from_dict
 
-CLOCK_FIELDS = {"seconds", "samples_per_s", "memory_bytes"}  # wall-clock and device facts, not the maths
+CLOCK_FIELDS = {"seconds", "samples_per_s", "memory_bytes", "measure_seconds"}  # wall-clock and device facts, not the maths
 
 
 def _metrics(exp) -> list:
@@ -17,7 +17,7 @@ def _metrics(exp) -> list:
         if isinstance(ev, LaneProgress):
             out.append({k: v for k, v in dataclasses.asdict(ev).items() if k not in CLOCK_FIELDS})
         elif isinstance(ev, NoiseSlope):
-            out.append(dataclasses.asdict(ev))
+            out.append({k: v for k, v in dataclasses.asdict(ev).items() if k not in CLOCK_FIELDS})
     return out
 
 

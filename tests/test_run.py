@@ -59,7 +59,7 @@ def test_lane_matches_a_plain_pytorch_loop():
 
 
 def test_every_lane_gets_the_same_budget_and_starts_from_the_same_weights():
-    exp = tiny(batch_sizes=[4, 16, 64])
+    exp = tiny(batch_sizes=[4, 16, 64], measure={"share": 1.0})  # every report (tests/test_cadence.py: fewer)
     events = list(run(exp))
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
     assert isinstance(events[1], NoiseSlope) and events[1].at == "init"
@@ -152,7 +152,7 @@ def test_pause_holds_every_lane_still():
 
 
 def test_noise_is_measured_every_nth_report_and_always_at_the_last():
-    events = list(run(tiny(batch_sizes=[8], measure={"noise_every": 3})))
+    events = list(run(tiny(batch_sizes=[8], measure={"noise_every": 3, "share": 1.0})))
     has_noise = [p.noise is not None for p in progress(events, 0)]
     assert has_noise == [True, False, False, True, True]  # reports 0 and 3, and the last (4)
 

@@ -25,6 +25,7 @@ class LaneInfo:
     micro_batch: int | None = None  # rows per forward/backward when the step accumulates; None: whole batch
     lr_index: int | None = None  # position of the lane's lr in the optimizer's lr_grid; None: no grid
     adaptive: bool = False  # its batch size grows with the measured noise scale (batch_size: where it starts)
+    compile: str = "none"  # how its step runs: none (eager), compile (torch.compile) or cuda-graphs
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class LaneProgress:
     g_norm2_stderr: float | None = None
     b_simple_stderr: float | None = None
     memory_bytes: int | None = None  # device memory of this lane (CUDA only)
+    measure_seconds: float = 0.0  # host seconds this lane's report measurements took so far (not on its clock)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class NoiseSlope:
     points: tuple[SlopePoint, ...]
     b_simple: float | None = None
     note: str = ""
+    seconds: float = 0.0  # host seconds measuring it took
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class BranchMeasured:
     first_behind: int | None  # the smallest batch size that fell behind (None: none did)
     b_simple: float | None  # the noise scale measured at the branch point
     note: str = ""
+    seconds: float = 0.0  # host seconds the branches took (training the arms and reading them)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class LaneLandscape:
     note: str
     slice_alphas: tuple[float, ...] = ()
     slice_losses: tuple[float, ...] = ()
+    seconds: float = 0.0  # host seconds measuring it took
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 
 from tuilab.engine.data import Data
+from tuilab.engine.graphs import CapturedStep, capture_step
 from tuilab.engine.noise import no_trace
 from tuilab.engine.settings import LaneSettings
 from tuilab.engine.settings import (
@@ -32,8 +33,8 @@ def sampler_seed(seed: int, lane_index: int) -> int:
 
 def build_optimizer(exp: Experiment, params, lr: float) -> torch.optim.Optimizer:
     o = exp.optimizer
-    if o.kind == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=o.weight_decay)
+    if o.kind == "adam":  # a captured step needs Adam's step count on the device
+        return torch.optim.Adam(params, lr=lr, weight_decay=o.weight_decay, capturable=o.compile == "cuda-graphs")
     return torch.optim.SGD(params, lr=lr, momentum=o.momentum, nesterov=o.nesterov,
                            weight_decay=o.weight_decay)
 
@@ -58,7 +59,11 @@ class Lane:
         self.exp = exp
         self.data = data
         self.model = model
-        self.train_model = model  # what a step runs: the model, or its DDP wrapper (engine/ddp.py)
+        # What a step runs: the model, torch.compile's wrapper of it, or a DDP wrapper (engine/ddp.py).
+        # optimizer.compile = cuda-graphs replays a captured step instead (engine/graphs.py).
+        self.compile = exp.optimizer.compile
+        self.train_model = torch.compile(model) if self.compile == "compile" else model
+        self._graph: CapturedStep | None = None
         self.shard: tuple[int, int] | None = None  # (rank, workers) of a DDP worker
         self.loss_fn = loss_fn
         self.n = data.n_train
@@ -160,17 +165,28 @@ class Lane:
             self._refresh_schedule()
         b = self._b
         idx = self._next_indices(b)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self._gradient(idx, b)
-        self.optimizer.step()
-        # Keep the loss on the device; summing every LOSS_FOLD steps costs a third of
-        # an add per step (this is not a sync: nothing is read back).
-        self.losses.append(loss.detach())
-        if len(self.losses) == LOSS_FOLD:
-            self._fold_losses()
+        if self.compile == "cuda-graphs":
+            self._replay(idx, b)
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self._gradient(idx, b)
+            self.optimizer.step()
+            # Keep the loss on the device; summing every LOSS_FOLD steps costs a third of
+            # an add per step (this is not a sync: nothing is read back).
+            self.losses.append(loss.detach())
+            if len(self.losses) == LOSS_FOLD:
+                self._fold_losses()
         self.loss_count += 1
         self.step += 1
         self.examples += b
+
+    def _replay(self, idx: torch.Tensor, b: int) -> None:
+        """The captured step on rows idx (it adds its loss to loss_sum); captured anew when the
+        batch size or lr changed."""
+        if self._graph is None or self._graph.key != (b, self._lr):
+            self._graph = capture_step(self, b, self._graph)
+        self._graph.idx.copy_(idx)
+        self._graph.graph.replay()
 
     def _gradient(self, idx: torch.Tensor, b: int) -> torch.Tensor:
         """Backward of the mean loss over the rows idx; returns that loss (detached).

@@ -37,6 +37,7 @@ from tuilab.engine.events import (
     RunStarted,
 )
 from tuilab.engine.faults import describe
+from tuilab.engine.graphs import check_compile
 from tuilab.engine.landscape import loss_slice
 from tuilab.engine.lanes import Lane
 from tuilab.engine.models import (
@@ -118,6 +119,7 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     code = UserCode()  # the user's files: each imported once per run
     data = load_dataset(exp.dataset, exp.seed, device, code)
     sizes = resolve_batch_sizes(exp, data.n_train, data.description)
+    check_compile(exp, device, data.on_device)
     loss_fn = make_loss(exp.model, data.task, code)
     method, why = check_model(exp.model, exp.measure.noise_method, exp.seed, data, loss_fn, code)
     exp = pilot_experiment(exp)  # unchanged unless exp.pilot: then a tenth of the budget

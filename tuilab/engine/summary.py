@@ -84,6 +84,8 @@ class LaneSummary:
     steps: int = 0
     examples: int = 0
     train_seconds: float = 0.0
+    measure_seconds: float = 0.0  # host seconds of its measurements: reports and its final loss surface
+    compile: str = "none"  # how its step ran: none (eager), compile or cuda-graphs
     noise: float | None = None
     b_simple: float | None = None
     tr_sigma_stderr: float | None = None
@@ -158,7 +160,8 @@ class Recommendation:
     fewest_examples_batch_size: int | None
     critical_batch_size: float | None
     confidence: str  # high | medium | low
-    text: str
+    text: str  # headline and reasons, as one paragraph
+    headline: str = ""  # "Use B=32 with lr 0.05.", or why nothing is recommended
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,8 @@ class RunSummary:
     model: str | None = None
     interrupted: bool = False
     wall_seconds: float | None = None
+    train_seconds: float = 0.0  # the lanes' own training clocks, summed
+    measure_seconds: float = 0.0  # host seconds of every measurement: the lanes', the noise slopes', the branches'
     pilot: bool = False
     noise_method: str | None = None
     noise_slope: float | None = None

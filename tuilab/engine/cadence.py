@@ -1,0 +1,187 @@
+"""Which reports measure: a cost model in counts, and a budget that keeps measuring near a share.
+
+Measuring (the train loss on R, the test set, gradient noise, the noise slopes, the final
+loss surface) must cost at most `measure.share` of the wall time. Deciding from timers would
+make which reports carry a measurement depend on the machine's load, and the same seed would
+no longer give the same metrics; so the decision is made from counts alone, through the cost
+model below, in *model seconds*: seconds of one CPU thread of the machine the constants were
+calibrated on (`bench/measurement_cost.py --calibrate`; docs/measurements.md gives the model
+and the calibration).
+
+- a training step at batch size B: STEP_CALL + 3 B F / RATE (forward, backward: F is the
+  model's forward FLOPs per example);
+- evaluating n examples: chunks x FORWARD_CALL + n F / RATE;
+- per-example noise on a probe of M examples and a reference set R: the mean gradient over R
+  (as a step of |R| examples per chunk) + chunks x VMAP_CALL + M x P x ELEMENT (the (M, P)
+  per-example gradients, P parameters, are memory-bound);
+- two-batch noise: K steps at b and K at B;
+- a noise slope: the mean gradient over the N training examples + K steps at each B < N;
+- a lane's loss surface at the end: ITERATIONS Hessian-vector products on R (2 steps each)
+  and one evaluation of R per slice point.
+
+A lane's first and last reports always measure everything. In between, a report evaluates
+(and at every noise_every-th such report measures noise) only if the lane's modelled
+measurement cost, with this report's, stays within its allowance: its share of the mean
+lane's modelled training cost up to the same point of the budget (equal allowances, so every
+lane's curve is equally dense), the share being `measure.share` less what the run-level
+measurements (slopes, loss surfaces) are modelled to cost against all the training.
+A report that would not evaluate is not made at all (the lane trains on to the next mark).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from tuilab.engine.evaluate import eval_mode
+from tuilab.engine.noise import no_trace
+
+# Constants fitted on one thread of an AMD EPYC core (quickstart and seed-classic; see
+# docs/measurements.md for the fit and its residuals).
+STEP_CALL = 250e-6  # s: Python, dispatch and optimizer of one training step or gradient call
+FORWARD_CALL = 150e-6  # s: one chunk of a no-grad forward pass (and its loss and accuracy)
+VMAP_CALL = 0.8e-3  # s: one chunk of per-example gradients (vmap's tracing and batching rules)
+RATE = 80e9  # FLOP/s of the model's matrix work
+ELEMENT = 5.3e-9  # s per element of the (M, P) per-example gradient tensor and its passes over it
+CHUNK = 8192  # rows per chunk of evaluate, mean_gradient and the Hessian-vector product
+PROBE_CHUNK = 256  # rows per chunk of per-example gradients
+SURFACE_ITERATIONS = 20  # power iterations of the sharpness (engine/sharpness.py)
+SLICE_POINTS = 21  # evaluations of the loss slice (engine/landscape.py)
+# The loss surface (20+ Hessian-vector products, 21 evaluations per lane) is measured on the
+# first rows of R, a random subset already: on the shipped presets its sharpness is within
+# ~1 % of all of R's (docs/measurements.md), at a fraction of the cost.
+SURFACE_EXAMPLES = 1024
+MIN_SHARE = 0.02  # a lane's share never drops below this, whatever the run-level measurements cost
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Modelled seconds of each measurement and of training, from counts and the model's size."""
+
+    flops: float  # forward FLOPs of one example
+    params: int  # trainable parameters
+
+    def passes(self, n: float, per_example: int = 1) -> float:
+        """n examples through the model's matrix work, once (forward) or 3 times (forward, backward)."""
+        return n * per_example * self.flops / RATE
+
+    def train(self, steps: float, examples: float) -> float:
+        """`steps` training steps that saw `examples` examples in all."""
+        return steps * STEP_CALL + self.passes(examples, 3)
+
+    def gradient(self, n: int) -> float:
+        """The mean gradient over n examples (chunked)."""
+        return self.train(math.ceil(n / CHUNK), n)
+
+    def evaluate(self, n: int) -> float:
+        """Loss (and accuracy) over n examples without gradients."""
+        return math.ceil(n / CHUNK) * FORWARD_CALL + self.passes(n)
+
+    def noise_per_example(self, ref: int, probe: int) -> float:
+        """measure_noise: G over R, per-example gradients of the probe set and their sums."""
+        return self.gradient(ref) + math.ceil(probe / PROBE_CHUNK) * VMAP_CALL + probe * self.params * ELEMENT
+
+    def noise_two_batch(self, draws: int, b: int, big: int) -> float:
+        """measure_noise_two_batch: K gradients at b and K at B."""
+        return draws * (self.train(1, b) + self.train(1, big))
+
+    def slope(self, n_train: int, sizes: list[int], draws: int) -> float:
+        """measure_noise_slope: G over the training set and K gradients at each B < N."""
+        return self.gradient(n_train) + draws * sum(self.train(1, b) for b in sizes if b < n_train)
+
+    def surface(self, ref: int) -> float:
+        """A lane's sharpness (Hessian-vector products on R) and loss slice (evaluations of R)."""
+        return SURFACE_ITERATIONS * 2 * self.gradient(ref) + SLICE_POINTS * self.evaluate(ref)
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """What one report measures."""
+
+    evaluate: bool
+    noise: bool
+
+
+class Cadence:
+    """Decides, lane by lane and from counts only, which reports measure (see the module doc).
+
+    `model`: the run's cost model (the run loop charges training by it). `eval_cost`, `noise_cost`: one report's evaluation and noise measurement (model seconds).
+    `lane_cost_at_end`: the mean lane's modelled training cost over the whole budget (None for
+    a seconds budget, where each lane's own counts are used: every lane trains the same time).
+    `fixed_share`: the run-level measurements' modelled cost over all the lanes' training.
+    A share of 1 or more turns the budget off: every report measures, noise at every
+    noise_every-th.
+    """
+
+    def __init__(self, model: CostModel, share: float, noise_every: int, eval_cost: float, noise_cost: float,
+                 lane_cost_at_end: float | None, fixed_share: float):
+        self.model = model
+        self.unlimited = share >= 1
+        self.share = max(MIN_SHARE, share - fixed_share)
+        self.noise_every = noise_every
+        self.eval_cost = eval_cost
+        self.noise_cost = noise_cost
+        self.lane_cost_at_end = lane_cost_at_end
+        self.spent: dict[int, float] = {}
+        self.reports: dict[int, int] = {}
+
+    def allowance(self, fraction: float, own_trained: float) -> float:
+        """Modelled seconds a lane may have spent measuring at this point of its budget."""
+        trained = own_trained if self.lane_cost_at_end is None else fraction * self.lane_cost_at_end
+        return self.share * trained
+
+    def plan(self, lane: int, fraction: float, own_trained: float, last: bool) -> ReportPlan:
+        """What this report of `lane` measures (everything at its first and `last`); charges the lane."""
+        spent, count = self.spent.get(lane, 0.0), self.reports.get(lane, 0)
+        first = count == 0
+        budget = math.inf if self.unlimited or first or last else self.allowance(fraction, own_trained)
+        ev = spent + self.eval_cost <= budget
+        noise = ev and (first or last or (count % self.noise_every == 0
+                                          and spent + self.eval_cost + self.noise_cost <= budget))
+        if ev:  # the first report (step 0, shared by the lanes of one seed) is a run-level cost
+            self.reports[lane] = count + 1
+            self.spent[lane] = spent + (0.0 if first else self.eval_cost + (self.noise_cost if noise else 0.0))
+        return ReportPlan(ev, noise)
+
+
+def forward_flops(model: torch.nn.Module, x1: torch.Tensor) -> float:
+    """Forward FLOPs of one example (torch's FLOP counter, in eval mode, leaving no trace);
+    2 x parameters where counting fails or finds less."""
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    try:
+        counter = FlopCounterMode(display=False)
+        with no_trace(model), eval_mode(model), torch.no_grad(), counter:
+            model(x1)
+        counted = counter.get_total_flops()
+    except Exception:  # a user's model the counter cannot run: fall back to the dense estimate
+        counted = 0
+    return float(max(counted, 2 * params))
+
+
+def build_cadence(plan) -> Cadence:
+    """The run's cadence from its plan (engine/run.py's Plan): sizes, budget and measure settings."""
+    exp, m, n = plan.exp, plan.exp.measure, plan.data.n_train
+    model = CostModel(forward_flops(plan.lanes[0].model, plan.x_probe[:1]),
+                      sum(p.numel() for p in plan.lanes[0].model.parameters() if p.requires_grad))
+    sizes = [ln.batch_size0 for ln in plan.lanes]
+    unit, amount = exp.budget.unit, exp.budget.amount
+    if unit == "epochs":
+        per_lane = [model.train(amount * n / b, amount * n) for b in sizes]
+    elif unit == "steps":
+        per_lane = [model.train(amount, amount * b) for b in sizes]
+    else:
+        per_lane = None  # seconds: every lane trains the same time; each uses its own counts
+    if plan.noise_method == "two-batch":
+        noise = model.noise_two_batch(m.noise_draws, *plan.noise_batches)
+    else:
+        noise = model.noise_per_example(len(plan.x_ref), len(plan.x_probe))
+    evaluation = model.evaluate(len(plan.x_ref)) + model.evaluate(plan.data.n_test)
+    seeds = len({ln.settings.init_seed for ln in plan.lanes})  # step 0 is measured once per initial weights
+    fixed = (2 * model.slope(n, sorted(set(sizes)), m.slope_draws) + seeds * (evaluation + noise)
+             + len(sizes) * model.surface(min(len(plan.x_ref), SURFACE_EXAMPLES)))
+    mean_lane = sum(per_lane) / len(per_lane) if per_lane else amount
+    return Cadence(model, m.share, m.noise_every, evaluation, noise, mean_lane if per_lane else None,
+                   fixed / (mean_lane * len(sizes)))
