@@ -224,4 +224,5 @@ def recommend(s: RunSummary) -> Recommendation:
         critical_batch_size=s.b_crit if s.b_crit is not None else s.b_simple,
         confidence=confidence,
         text=" ".join([head, *reasons]),
+        headline=head,
     )
