@@ -39,7 +39,7 @@ def test_pilot_is_a_tenth_of_the_budget_reported_twenty_times():
     exp = experiment_from_dict({"pilot": True, "budget": {"unit": "steps", "amount": 205}})
     pilot = pilot_experiment(exp)
     assert pilot.budget.amount == 21 and math.isclose(pilot.report_every(), 21 / 20)
-    assert pilot.measure.noise_every == 2
+    assert pilot.measure.noise_every == 2 and pilot.measure.share == 1.0
     assert pilot_experiment(experiment_from_dict({})) == experiment_from_dict({})
 
 

@@ -106,6 +106,10 @@ def test_pilot_trains_a_tenth_and_predicts(tmp_path, capsys):
     assert started["pilot"] is True and started["budget_amount"] == pytest.approx(0.2)
     for ln in s["lanes"]:
         assert ln["examples"] == pytest.approx(0.2 * started["n_train"], abs=ln["batch_size"])
+    small = next(ln["lane"] for ln in s["lanes"] if ln["batch_size"] == 8)
+    reports = [e for e in events if e["type"] == "LaneProgress" and e["lane"] == small]
+    assert len(reports) >= 15  # about 20 reports: every one measures in a pilot
+    assert sum(e["b_simple"] is not None for e in reports) >= 8  # the noise scale at every other one
     assert s["predicted_batch_size"] in (8, 128)
     assert s["recommendation"]["batch_size"] == s["predicted_batch_size"]
     assert s["recommendation"]["text"].startswith(f"Pilot prediction: B={s['predicted_batch_size']}")

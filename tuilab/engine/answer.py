@@ -143,7 +143,10 @@ def recommend(s: RunSummary) -> Recommendation:
     else:
         head = f"Use B={choice.batch_size} with lr {fmt_float(choice.lr)}."
 
-    if choice is not None and learned:
+    if s.pilot and best:
+        reasons.append(f"At the pilot's end, {measure} per batch size at its best lr: "
+                       + ", ".join(f"B={b} {_quality_words(ln)}" for b, ln in sorted(best.items())) + ".")
+    elif choice is not None and learned:
         others = ", ".join(f"B={b} {_quality_words(ln)}" for b, ln in sorted(best.items()) if ln is not choice)
         rated = [ln for ln in lanes if ln.eligible and quality(ln) is not None]
         top = min(rated, key=quality) if rated else choice

@@ -101,5 +101,6 @@ def pilot_experiment(exp: Experiment) -> Experiment:
     if exp.budget.unit == "steps":
         amount = max(1.0, math.ceil(amount))
     budget = exp.budget.model_copy(update={"amount": amount})
-    measure = exp.measure.model_copy(update={"every": amount / PILOT_REPORTS, "noise_every": 2})
+    # share 1: every report measures (the measurement budget would skip them; a pilot is for measuring).
+    measure = exp.measure.model_copy(update={"every": amount / PILOT_REPORTS, "noise_every": 2, "share": 1.0})
     return exp.model_copy(update={"budget": budget, "measure": measure})
