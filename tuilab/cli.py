@@ -15,11 +15,12 @@ import argparse
 import math
 import sys
 
+from tuilab import __version__
 from tuilab.errors import EXIT_BAD_INPUT, UserError
 from tuilab.experiment_args import load_experiment
 from tuilab.ui.terminal import add_terminal_flags, apply_terminal_flags
 
-SUBCOMMANDS = ("run", "watch", "presets", "devices", "runs", "export")
+SUBCOMMANDS = ("run", "watch", "compare", "presets", "devices", "runs", "export")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +61,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
                   f"Subcommands: {', '.join(SUBCOMMANDS)} (tuilab SUBCOMMAND -h).")
     _add_overrides(tui)
     tui.add_argument("--run", action="store_true", help="start the run at once")
+    tui.add_argument("--version", action="version", version=f"tuilab {__version__}")
     add_terminal_flags(tui)
     run = _Parser(prog="tuilab run", description="Run an experiment headless; progress on stderr.")
     _add_overrides(run)
@@ -70,6 +72,10 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     watch = _Parser(prog="tuilab watch", description="Follow a run another process is writing.")
     watch.add_argument("run_dir")
     add_terminal_flags(watch)
+    compare = _Parser(prog="tuilab compare", description="Two finished runs' charts overlaid, their answers side by side.")
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    add_terminal_flags(compare)
     runs = _Parser(prog="tuilab runs", description="List recent runs with their status.")
     runs.add_argument("--out", default="runs")
     export = _Parser(prog="tuilab export", description="Export a run's lane as a plain PyTorch script, or its metrics as CSV.")
@@ -79,7 +85,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     export.add_argument("--csv", action="store_true", help="write metrics as CSV")
     export.add_argument("-o", "--output", help="file to write; --csv: default stdout; --lane: default "
                         "RUN_DIR/train_bB.py (a script needs its data file, written beside it as .pt)")
-    return {"": tui, "run": run, "watch": watch, "runs": runs, "export": export,
+    return {"": tui, "run": run, "watch": watch, "compare": compare, "runs": runs, "export": export,
             "presets": _Parser(prog="tuilab presets"), "devices": _Parser(prog="tuilab devices")}
 
 
@@ -113,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
             from tuilab.export import export_main
 
             return export_main(args)
-        if cmd in ("", "watch"):
+        if cmd in ("", "watch", "compare"):
             apply_terminal_flags(args)  # before textual is imported: it reads the colours once
         if cmd == "watch":
             from tuilab.ui.launch import watch
 
             return watch(args.run_dir)
+        if cmd == "compare":
+            from tuilab.ui.launch import compare
+
+            return compare(args.run_a, args.run_b)
         from tuilab.ui.launch import open_lab
 
         return open_lab(args)

@@ -58,3 +58,13 @@ def watch(run_dir: str) -> int:
 
     check_run_dir(run_dir)
     return _run(TuilabApp(Experiment(), watch_dir=str(run_dir), handle_signals=True))
+
+
+def compare(run_a: str, run_b: str) -> int:
+    """Open the Plots screen of run_a with run_b overlaid and their Compare tab (escape: Setup)."""
+    from tuilab.presets import Experiment
+    from tuilab.ui.app import TuilabApp
+
+    check_run_dir(run_a)
+    check_run_dir(run_b)
+    return _run(TuilabApp(Experiment(), compare_dirs=(run_a, run_b), handle_signals=True))

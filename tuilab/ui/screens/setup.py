@@ -25,10 +25,16 @@ from textual.widgets import Button, Checkbox, Footer, Input, RadioSet, Select, S
 
 from tuilab.engine.settings import lr_grid
 from tuilab.errors import UserError
-from tuilab.presets import Experiment, load_preset
+from tuilab.presets import DatasetConfig, Experiment, load_preset
 from tuilab.ui.screens.presets import LoadPresetScreen, SavePresetScreen
+from tuilab.ui.widgets.form_data import PATH_HINTS, DataChecks, DataFacts, read_facts
 from tuilab.ui.widgets.form_device import DevicePicker
-from tuilab.ui.widgets.form_mapping import experiment_to_values, format_widths, values_to_experiment
+from tuilab.ui.widgets.form_mapping import (
+    experiment_to_values,
+    form_dataset,
+    format_widths,
+    values_to_experiment,
+)
 from tuilab.ui.widgets.form_row import FormRow
 from tuilab.ui.widgets.form_spec import FIELDS, SECTIONS, relevant_fields
 
@@ -43,6 +49,7 @@ class SetupScreen(Screen):
         Binding("ctrl+r", "run", "Run"),
         Binding("ctrl+o", "load", "Load preset"),
         Binding("ctrl+s", "save", "Save preset"),
+        Binding("ctrl+l", "runs", "Runs"),  # recent runs: reopen one, compare two
         # Priority: focus moves the moment tab arrives, so the keys typed right after it
         # go to the next field, not to the one being left (see widgets/form_input.py).
         Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
@@ -54,6 +61,7 @@ class SetupScreen(Screen):
         super().__init__()
         self.base = experiment  # what the form was loaded from; carries the hidden fields
         self._notice = notice  # (message, severity) about the last run, from ui/notices.py
+        self.data_checks = DataChecks()
         self._check_due = False
 
     def compose(self) -> ComposeResult:
@@ -97,6 +105,22 @@ class SetupScreen(Screen):
             return
         self.app.call_from_thread(self._show_devices, devices)
 
+    @work(thread=True, group="data")
+    def _read_data(self, key: tuple, cfg: DatasetConfig) -> None:
+        """Read the data set as the engine will (a big file takes seconds), then check the form again."""
+        try:
+            found: DataFacts | str = read_facts(cfg)
+        except UserError as e:
+            found = str(e)
+        except Exception as e:  # a file numpy cannot parse must not take the form down
+            found = f"cannot read this data set: {e}"
+        self.app.call_from_thread(self._data_read, key, found)
+
+    def _data_read(self, key: tuple, found: DataFacts | str) -> None:
+        self.data_checks.found[key] = found
+        if self.is_attached:
+            self.check_form()
+
     def _show_devices(self, devices: list[tuple[str, bool, str]]) -> None:
         self.query_one(DevicePicker).set_devices(devices)
         self.check_form()
@@ -125,6 +149,14 @@ class SetupScreen(Screen):
         problem = self.query_one(DevicePicker).problem
         if problem:
             exp, errors["device"] = None, problem
+        cfg = form_dataset(values, self.base)
+        data_errors = self.data_checks.problems(cfg, str(values["batch_sizes"]), str(values["model.kind"]),
+                                                self._read_data) if cfg else {}
+        if data_errors:
+            exp = None
+            for key, message in data_errors.items():
+                errors.setdefault(key, message)
+        self.query_one("#row-dataset-path", FormRow).set_hint(PATH_HINTS.get(str(values["dataset.kind"]), ""))
         shown = relevant_fields(values)
         for row in self.query(FormRow):
             row.display = row.spec.key in shown
@@ -202,6 +234,18 @@ class SetupScreen(Screen):
             self.notify(f"Loaded {path.stem}")
 
         self.app.push_screen(LoadPresetScreen(), loaded)
+
+    def action_runs(self) -> None:
+        """The list of recent runs: reopen one as it ended, or compare two."""
+        from tuilab.ui.screens.runs import RunsScreen
+
+        def chosen(choice: tuple[str, ...] | None) -> None:
+            if choice and choice[0] == "open":
+                self.app.open_run(choice[1])
+            elif choice and choice[0] == "compare":
+                self.app.compare_runs(choice[1], choice[2])
+
+        self.app.push_screen(RunsScreen(self.app.out_dir), chosen)
 
     def action_save(self) -> None:
         exp = self.check_form()

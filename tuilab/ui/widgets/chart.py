@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.geometry import Region
 from textual_plotext import PlotextPlot
 
 from tuilab.format import fmt_count
@@ -94,18 +95,20 @@ def ticks(lo: float, hi: float, log: bool, count: int) -> list[float]:
     return [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
 
 
-def limits(lo: float, hi: float, log: bool) -> tuple[float, float]:
-    """The axis ends: the data's range and a sliver more (3 %); a point alone gets some room."""
+def round_limits(lo: float, hi: float, log: bool, count: int) -> tuple[float, float]:
+    """The axis ends: the data's range widened to round numbers (a 1-2-5 value on a log axis, a tick step
+    on a linear one), so the axis ends near the data and stays put while new points arrive within it."""
     if log:
         if hi <= lo:
-            return lo / 1.5, hi * 1.5
-        pad = (hi / lo) ** 0.03
-        return lo / pad, hi * pad
+            lo, hi = lo / 1.5, hi * 1.5
+        steps = [m * 10.0**d for d in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
+                 for m in (1, 2, 5)]
+        return max(v for v in steps if v <= lo * (1 + 1e-9)), min(v for v in steps if v >= hi * (1 - 1e-9))
     if hi <= lo:
         half = abs(lo) * 0.5 or 1.0
-        return lo - half, hi + half
-    pad = (hi - lo) * 0.03
-    return lo - pad, hi + pad
+        lo, hi = lo - half, hi + half
+    step = nice_step(hi - lo, count)
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
 
 
 def tick_label(v: float) -> str:
@@ -116,24 +119,31 @@ def tick_label(v: float) -> str:
 def set_axis(plt, side: str, values: list[float], log: bool, count: int, at: Sequence[float] = ()) -> None:
     """Scale, limits and ticks of one axis ('x' or 'y') from the values drawn on it.
 
-    Ticks go on round numbers, or on the values `at` (batch sizes, say) that fall in range.
+    Ticks go on round numbers, or on the values `at` (batch sizes, say) that fall in range;
+    with `at`, the axis ends a sliver beyond the data instead of on round numbers.
     """
     getattr(plt, f"{side}scale")("log" if log and values else "linear")
     if not values:
         return
-    lo, hi = limits(min(values), max(values), log)
+    found = [v for v in at if min(values) <= v <= max(values)]
+    if found:
+        pad = (max(values) / min(values)) ** 0.03 if log else (max(values) - min(values)) * 0.03
+        lo, hi = (min(values) / pad, max(values) * pad) if log else (min(values) - pad, max(values) + pad)
+        found = found[:: math.ceil(len(found) / count)]
+    else:
+        lo, hi = round_limits(min(values), max(values), log, count)
+        found = ticks(lo, hi, log, count)
     # On a log axis plotext takes its limits as log10, its ticks as data values.
     getattr(plt, f"{side}lim")(*((math.log10(lo), math.log10(hi)) if log else (lo, hi)))
-    found = [v for v in at if min(values) <= v <= max(values)]
-    found = found[:: math.ceil(len(found) / count)] if found else ticks(min(values), max(values), log, count)
     getattr(plt, f"{side}ticks")(found, [tick_label(v) for v in found])
 
 
 def lay_out(plt, lines: Sequence[Line], xlog: bool, ylog: bool, title: str = "", xlabel: str = "",
-            size: tuple[int, int] = (80, 24), x_at: Sequence[float] = ()) -> list[Line]:
+            size: tuple[int, int] = (80, 24), x_at: Sequence[float] = (), x_span: Sequence[float] = ()) -> list[Line]:
     """Draw `lines` on plt with the axes this module promises; returns the lines drawn (the legend's).
 
-    `x_at`: x values to put the ticks on (e.g. the batch sizes) instead of round numbers.
+    `x_at`: x values to put the ticks on (e.g. the batch sizes) instead of round numbers;
+    `x_span`: x values the axis must reach beyond the data (a live run's projected end).
     """
     drawn, all_x, all_y = [], [], []
     for line in lines:
@@ -148,7 +158,7 @@ def lay_out(plt, lines: Sequence[Line], xlog: bool, ylog: bool, title: str = "",
         all_x += xs
         all_y += ys
     width, height = size
-    set_axis(plt, "x", all_x, xlog, max(2, width // 14), x_at)
+    set_axis(plt, "x", all_x + list(x_span) if all_x else [], xlog, max(2, width // 14), x_at)
     set_axis(plt, "y", all_y, ylog, max(2, height // 4))
     if title:
         plt.title(title)
@@ -193,14 +203,31 @@ class Chart(PlotextPlot):
     def __init__(self, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._draw: Draw | None = None
+        self._shown: tuple[tuple[int, int], list[Text]] | None = None  # the size and rows last drawn
 
     def show(self, draw: Draw) -> None:
-        """Draw with `draw` now and at every later render (a resize)."""
+        """Draw with `draw` now and at every later render (a resize).
+
+        Only the rows that differ from what is on the terminal are repainted: a whole
+        chart is a few KB, a new point at the end of the curves changes a few rows.
+        """
         self._draw = draw
-        self.refresh()
+        size = (self.size.width, self.size.height)
+        if not self.is_mounted or self._shown is None or self._shown[0] != size:
+            self._shown = None
+            self.refresh()
+            return
+        rows, old = self.canvas(*size).split("\n"), self._shown[1]
+        self._shown = (size, rows)
+        changed = [y for y in range(size[1]) if (rows[y] if y < len(rows) else None) != (old[y] if y < len(old) else None)]
+        if changed:
+            self.refresh(*(Region(0, y, size[0], 1) for y in changed))
 
     def render(self) -> Text:
-        return self.canvas(self.size.width, self.size.height)
+        size = (self.size.width, self.size.height)
+        if self._shown is None or self._shown[0] != size:  # first draw, or a resize
+            self._shown = (size, self.canvas(*size).split("\n"))
+        return Text("\n").join(self._shown[1])
 
     def style_now(self) -> Style:
         return Style(plain=bool(self.app.no_color) or ascii_only(), ascii=ascii_only())

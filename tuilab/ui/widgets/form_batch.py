@@ -45,6 +45,15 @@ def toggle_batch_size(text: str, item: str, on: bool) -> str:
     return ", ".join(str(b) for b in sizes)
 
 
+class BatchToggle(Checkbox):
+    """A checkbox whose glyph says whether it is checked: Textual's shows 'X' either way and
+    tells them apart by colour alone, so without colour (NO_COLOR) every box looked checked."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name, read at every render)
+        return "X" if self.value else " "
+
+
 class ToggleGrid(Grid):
     """The toggles as one focus stop: only one of them is focusable; arrows move which."""
 
@@ -83,7 +92,7 @@ class BatchSizePicker(Vertical):
         chosen = {_norm(t) for t in self._initial.replace(",", " ").split()}
         with ToggleGrid(classes="batch-toggles"):
             for item in COMMON:
-                yield Checkbox(item, item in chosen, compact=True, id=f"bs-{item}")
+                yield BatchToggle(item, item in chosen, compact=True, id=f"bs-{item}")
         yield FormInput(self._initial, placeholder="e.g. 8,32,128 or full", compact=True,
                     id="batch-text")
 

@@ -78,6 +78,6 @@ class LiveCharts(Horizontal):
         hint = "  v: noise vs B" if self.folded else ""
         title = f"train loss per {PER[self.axis]}{' (log)' if self.log_scale else ''}  x: axis · l: log{hint}"
         if self.loss.display:
-            self.loss.show(loss_chart(self.state, self.axis, self.log_scale, test=False, title=title))
+            self.loss.show(loss_chart(self.state, self.axis, self.log_scale, test=False, title=title, live=True))
         if self.noise.display:
             self.noise.show(noise_chart(self.state, title_hint="  v: loss" if self.folded else ""))

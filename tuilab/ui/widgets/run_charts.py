@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 
 from tuilab.format import lane_name
-from tuilab.ui.state import RunState
+from tuilab.ui.state import AXIS_FIELD, RunState
 from tuilab.ui.widgets.chart import Draw, Line, Style, lane_colour, lay_out
 
 SLOPE_COLOURS = (201, 45, 118, 220)  # the noise slopes measured at init and later checkpoints
@@ -39,12 +39,29 @@ def loss_lines(state: RunState, axis: str, style: Style, other: RunState | None 
     return lines
 
 
+def projected_end(state: RunState, axis: str) -> float | None:
+    """Where a live run's lanes will end on `axis`: the budget in its own unit, else the furthest
+    lane's projection (x / progress). The live chart's x axis reaches there from the start, so it
+    does not rescale, and repaint every row, at each report."""
+    s = state.started
+    if s is None or state.finished is not None:
+        return None
+    if s.budget_unit == axis:
+        return s.budget_amount
+    ends = [getattr(p, AXIS_FIELD[axis]) / p.progress
+            for series in state.series.values() for p in series.points[-1:] if p.progress > 0.05]
+    return max(ends) if ends else None
+
+
 def loss_chart(state: RunState, axis: str, log: bool, other: RunState | None = None, test: bool = True,
-               title: str | None = None) -> Draw:
-    """Draw function of the loss chart (train loss, test loss as dots) against `axis`."""
+               title: str | None = None, live: bool = False) -> Draw:
+    """Draw function of the loss chart (train loss, test loss as dots) against `axis`; `live`: the
+    x axis reaches the run's projected end."""
     def draw(plt, style: Style, size: tuple[int, int]) -> list[Line]:
         head = title if title is not None else f"loss against {axis}{' (log)' if log else ''}"
-        return lay_out(plt, loss_lines(state, axis, style, other, test), False, log, head, axis, size)
+        end = projected_end(state, axis) if live else None
+        return lay_out(plt, loss_lines(state, axis, style, other, test), False, log, head, axis, size,
+                       x_span=[end] if end else ())
 
     return draw
 
