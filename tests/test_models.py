@@ -95,7 +95,7 @@ def test_cnn_pools_until_a_side_would_drop_below_two():
 
 
 def test_cnn_on_non_image_data_is_a_user_error():
-    with pytest.raises(UserError, match=r"model.kind: cnn needs image data \(digits, mnist, fashion-mnist\); use mlp or linear"):
+    with pytest.raises(UserError, match=r"model.kind: cnn needs image-shaped examples .*an npz whose x is \(n, c, h, w\); use mlp or linear"):
         build_model(ModelConfig(kind="cnn"), make_data((10,)))
 
 

@@ -90,6 +90,11 @@ class DatasetConfig(_Strict):
         return self
 
 
+# What a cnn needs of the data (said by the engine when it builds one, and by Setup as it is chosen).
+CNN_INPUT = ("cnn needs image-shaped examples (channels, height, width): digits, mnist, "
+             "fashion-mnist or an npz whose x is (n, c, h, w); use mlp or linear")
+
+
 class ModelConfig(_Strict):
     kind: Literal["linear", "mlp", "cnn", "custom"] = Field("mlp", description="linear (regression/logistic), mlp, cnn (image data) or custom (factory)")
     hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden widths of the mlp")

@@ -19,7 +19,7 @@ from tuilab.engine.data import Data
 from tuilab.engine.twobatch import choose_noise_method
 from tuilab.engine.usercode import UserCode, call
 from tuilab.errors import UserError
-from tuilab.presets import ModelConfig
+from tuilab.presets import CNN_INPUT, ModelConfig
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -91,8 +91,7 @@ def check_fit(cfg: ModelConfig, model: nn.Module, loss_fn: Callable, x: torch.Te
 
 def _cnn(cfg: ModelConfig, data: Data) -> nn.Module:
     if len(data.input_shape) != 3:
-        raise UserError("model.kind: cnn needs image data (digits, mnist, fashion-mnist); "
-                        "use mlp or linear")
+        raise UserError(f"model.kind: {CNN_INPUT}")
     c, h, w = data.input_shape
     layers: list[nn.Module] = []
     for out in cfg.channels:

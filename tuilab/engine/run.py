@@ -19,7 +19,7 @@ import torch
 from tuilab.engine.adaptive import memory_cap, next_batch_size
 from tuilab.engine.backends import check_resources
 from tuilab.engine.branch import measure_branch
-from tuilab.engine.cadence import SURFACE_EXAMPLES, build_cadence
+from tuilab.engine.cadence import build_cadence
 from tuilab.engine.control import Control
 from tuilab.engine.data import Data, load_dataset
 from tuilab.engine.devices import resolve_device
@@ -118,7 +118,7 @@ def prepare(exp: Experiment, run_dir: str | None = None) -> Plan:
     device = resolve_device(exp.device)
     code = UserCode()  # the user's files: each imported once per run
     data = load_dataset(exp.dataset, exp.seed, device, code)
-    sizes = resolve_batch_sizes(exp, data.n_train, data.description)
+    sizes = resolve_batch_sizes(exp, data.n_train, exp.dataset.name)  # the description repeats the count
     check_compile(exp, device, data.on_device)
     loss_fn = make_loss(exp.model, data.task, code)
     method, why = check_model(exp.model, exp.measure.noise_method, exp.seed, data, loss_fn, code)
@@ -312,8 +312,11 @@ class _Runner:
     def landscape(self, lane: Lane) -> LaneLandscape:
         """Sharpness and a loss slice at the lane's final weights, on the reference set."""
         p, t0 = self.plan, time.perf_counter()
+        if self.cadence.surface_lanes is not None and lane.index not in self.cadence.surface_lanes:
+            return LaneLandscape(lane.index, None, False, "not measured: beyond the measurement budget (measure.share)")
         try:
-            x, y = p.x_ref[:SURFACE_EXAMPLES], p.y_ref[:SURFACE_EXAMPLES]  # R is a random subset already
+            rows = self.cadence.surface_rows  # R is a random subset already; the cadence sizes it
+            x, y = p.x_ref[:rows], p.y_ref[:rows]
             sharp = top_hessian_eigenvalue(lane.model, p.loss_fn, x, y, seed=self.exp.seed)
             cut = loss_slice(lane.model, p.loss_fn, x, y, seed=self.exp.seed)
         except torch.OutOfMemoryError:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from tuilab.errors import UserError
-from tuilab.presets import FILE_DATASETS, Experiment, parse_batch_sizes
+from tuilab.presets import FILE_DATASETS, DatasetConfig, Experiment, parse_batch_sizes
 from tuilab.ui.widgets.form_spec import FIELDS
 
 FormValues = dict[str, object]  # key -> str (inputs, selects) or bool (switches)
@@ -100,13 +100,12 @@ def _error_key(loc: tuple, values: FormValues) -> str:
     return key if key in FIELDS else "form"
 
 
-def values_to_experiment(values: FormValues, base: Experiment) -> tuple[Experiment | None, FormErrors]:
-    """The Experiment the form describes, or None and a message per bad field."""
-    v = {k: (x.strip() if isinstance(x, str) else x) for k, x in values.items()}
-    errors: FormErrors = {}
-    data = base.model_dump()
-    ds, model, opt = data["dataset"], data["model"], data["optimizer"]
+def _stripped(values: FormValues) -> FormValues:
+    return {k: (x.strip() if isinstance(x, str) else x) for k, x in values.items()}
 
+
+def _fill_dataset(v: FormValues, ds: dict, errors: FormErrors) -> None:
+    """The form's dataset fields into `ds` (a DatasetConfig's dump; fields not on the form stay)."""
     kind, path = str(v["dataset.kind"]), str(v["dataset.path"])
     if kind in FILE_DATASETS:
         ds["name"] = kind + path
@@ -117,6 +116,25 @@ def values_to_experiment(values: FormValues, base: Experiment) -> tuple[Experime
     for f in ("n", "noise", "test_fraction", "dim", "classes"):
         ds[f] = v[f"dataset.{f}"]
     ds["limit"] = v["dataset.limit"] or None
+
+
+def form_dataset(values: FormValues, base: Experiment) -> DatasetConfig | None:
+    """The data set the form names, or None while its own fields are wrong (whatever the others are)."""
+    ds, errors = base.dataset.model_dump(), {}
+    _fill_dataset(_stripped(values), ds, errors)
+    try:
+        return None if errors else DatasetConfig.model_validate(ds)
+    except ValidationError:
+        return None
+
+
+def values_to_experiment(values: FormValues, base: Experiment) -> tuple[Experiment | None, FormErrors]:
+    """The Experiment the form describes, or None and a message per bad field."""
+    v = _stripped(values)
+    errors: FormErrors = {}
+    data = base.model_dump()
+    model, opt = data["model"], data["optimizer"]
+    _fill_dataset(v, data["dataset"], errors)
 
     model["kind"], model["activation"] = v["model.kind"], v["model.activation"]
     model["hidden"] = _parse_widths(str(v["model.hidden"]), "hidden", errors, "model.hidden")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
+from tuilab.ui.widgets.checkbox import MarkedCheckbox
 from tuilab.ui.widgets.form_batch import BatchSizePicker
 from tuilab.ui.widgets.form_device import DevicePicker
 from tuilab.ui.widgets.form_input import FormInput
@@ -23,7 +24,7 @@ def _make_control(spec: FieldSpec, value: object):
         return Select([(o, o) for o in spec.options], value=value, allow_blank=False,
                       compact=True, id=cid)
     if spec.kind == "switch":
-        return Checkbox("", bool(value), compact=True, id=cid)
+        return MarkedCheckbox("", bool(value), compact=True, id=cid)
     if spec.kind == "batch":
         return BatchSizePicker(str(value), id=cid)
     if spec.kind == "device":
@@ -54,6 +55,13 @@ class FormRow(Vertical):
     @value.setter
     def value(self, value: object) -> None:
         self.control.value = value
+
+    def set_hint(self, hint: str) -> None:
+        """What is valid here, when it depends on other fields (a path: a CSV file or an IDX directory)."""
+        hint = hint or self.spec.hint
+        self.query_one(".form-hint", Static).update(hint)
+        if isinstance(self.control, Input):
+            self.control.placeholder = hint
 
     def set_error(self, message: str | None) -> None:
         """Show (or clear) the message under the field; the row turns red while it is set."""
