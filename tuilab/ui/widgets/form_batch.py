@@ -18,6 +18,7 @@ from textual.widgets import Checkbox, Input
 
 from tuilab.errors import UserError
 from tuilab.presets import parse_batch_sizes
+from tuilab.ui.widgets.checkbox import MarkedCheckbox
 from tuilab.ui.widgets.form_input import FormInput
 
 COMMON = tuple(str(2**i) for i in range(14)) + ("full",)  # 1 .. 8192, full
@@ -43,15 +44,6 @@ def toggle_batch_size(text: str, item: str, on: bool) -> str:
         return ", ".join(tokens)
     sizes.sort(key=lambda b: (b == "full", 0 if b == "full" else b))
     return ", ".join(str(b) for b in sizes)
-
-
-class BatchToggle(Checkbox):
-    """A checkbox whose glyph says whether it is checked: Textual's shows 'X' either way and
-    tells them apart by colour alone, so without colour (NO_COLOR) every box looked checked."""
-
-    @property
-    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name, read at every render)
-        return "X" if self.value else " "
 
 
 class ToggleGrid(Grid):
@@ -92,7 +84,7 @@ class BatchSizePicker(Vertical):
         chosen = {_norm(t) for t in self._initial.replace(",", " ").split()}
         with ToggleGrid(classes="batch-toggles"):
             for item in COMMON:
-                yield BatchToggle(item, item in chosen, compact=True, id=f"bs-{item}")
+                yield MarkedCheckbox(item, item in chosen, compact=True, id=f"bs-{item}")
         yield FormInput(self._initial, placeholder="e.g. 8,32,128 or full", compact=True,
                     id="batch-text")
 

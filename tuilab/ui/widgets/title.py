@@ -10,7 +10,8 @@ MIN_PART = 4  # characters a shortened part keeps, its ellipsis included
 
 def fit_title(parts: Sequence[str], width: int, first: Sequence[int] = (1, 2)) -> str:
     """The parts joined, within `width`: the parts at `first` (data set, model) are cut first, the longest
-    first, then the others; the last part (the device) is never cut while another can give way."""
+    first, then the others; the last part (the device) is never cut while another can give way, and
+    middle parts are left out before it is."""
     parts = list(parts)
     if width <= 0:
         return SEP.join(parts)
@@ -20,9 +21,11 @@ def fit_title(parts: Sequence[str], width: int, first: Sequence[int] = (1, 2)) -
             cuttable = [i for i in group if len(parts[i]) > MIN_PART]
             if not cuttable:
                 break
-            i = max(cuttable, key=lambda k: len(parts[k]))
+            i = max(cuttable, key=lambda k: (len(parts[k]), k))  # the longest, the later on a tie
             excess = len(SEP.join(parts)) - width
             keep = max(MIN_PART - 1, len(parts[i]) - excess - 1, len(parts[i]) - 1 - max(1, len(parts[i]) // 4))
             parts[i] = parts[i][:keep].rstrip() + "…"
+    while len(SEP.join(parts)) > width and len(parts) > 2:  # still too long: the middle parts go, last first
+        del parts[-2]
     text = SEP.join(parts)
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"

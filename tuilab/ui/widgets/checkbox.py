@@ -1,0 +1,14 @@
+"""A checkbox whose glyph says whether it is checked, with or without colour."""
+
+from __future__ import annotations
+
+from textual.widgets import Checkbox
+
+
+class MarkedCheckbox(Checkbox):
+    """'▐X▌' checked, '▐ ▌' not: Textual's shows 'X' either way and tells them apart by colour
+    alone, so without colour (NO_COLOR, a monochrome terminal) every box looked checked."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name, read at every render)
+        return "X" if self.value else " "
