@@ -23,11 +23,13 @@ async def test_real_app_lists_real_devices_and_runs_the_form(tmp_path):
         names = [b.name for b in screen.query(RadioButton)]
         assert names[:2] == ["auto", "cpu"] and any(n.startswith("cuda") for n in names)
 
-        # Bigger than the training set: the form cannot know, the engine refuses, Setup stays.
+        # Bigger than the training set (160 of moons 200): marked in the field, Run refused, Setup stays.
         screen.query_one("#batch-text", Input).value = "32, 5000"
         await pilot.pause()
         await pilot.press("ctrl+r")
-        assert await until(pilot, lambda: any("5000" in n.message for n in app._notifications))
+        assert "batch size 5000 is larger than the training set (160 examples)" in str(
+            screen.query_one("#row-batch-sizes .form-error").render())
+        assert await until(pilot, lambda: any("Fix the fields" in n.message for n in app._notifications))
         assert app.screen is screen
 
         screen.query_one("#batch-text", Input).value = "32, 64"
