@@ -101,6 +101,20 @@ def _goodput_sentence(s: RunSummary, fastest: LaneSummary | None) -> str | None:
             f"({_seconds(fastest.to_target.seconds)}; {took}), {verdict}.")
 
 
+def _verdicts(lanes: Sequence[LaneSummary], learned: bool) -> list[str]:
+    """The lanes that did not learn (when others did), the unstable and the undertrained ones."""
+    out = []
+    stuck = [ln for ln in lanes if learned and not ln.progressed and not ln.status.failed and ln.unstable is None]
+    if stuck:
+        out.append("Did not get clearly below its starting loss: "
+                   f"{_names(stuck, lambda ln: f'{fmt_float(ln.start_train_loss)} to {fmt_float(ln.best_train_loss)}')}.")
+    for flag, what in (("unstable", "Unstable"), ("undertrained", "Undertrained (train longer)")):
+        marked = [ln for ln in lanes if getattr(ln, flag)]
+        if marked:
+            out.append(f"{what}, never recommended: {_names(marked, lambda ln, f=flag: getattr(ln, f))}.")
+    return out
+
+
 def recommend(s: RunSummary) -> Recommendation:
     """The batch size (and lr) to use and the measured reasons, from a summary without its recommendation.
 
@@ -170,14 +184,8 @@ def recommend(s: RunSummary) -> Recommendation:
                  and ln.undertrained is None and ln.progressed]
         if never:
             reasons.append(f"Never reached the target: {_names(never, lambda ln: 'best ' + fmt_float(ln.best_train_loss))}.")
-    stuck = [ln for ln in lanes if learned and not ln.progressed and not ln.status.failed and ln.unstable is None]
-    if stuck:
-        reasons.append("Did not get clearly below its starting loss: "
-                       f"{_names(stuck, lambda ln: f'{fmt_float(ln.start_train_loss)} to {fmt_float(ln.best_train_loss)}')}.")
-    for flag, what in (("unstable", "Unstable"), ("undertrained", "Undertrained (train longer)")):
-        marked = [ln for ln in lanes if getattr(ln, flag)]
-        if marked:
-            reasons.append(f"{what}, never recommended: {_names(marked, lambda ln, f=flag: getattr(ln, f))}.")
+    if not s.pilot:  # a pilot's lanes are all cut short: their curves say nothing of this
+        reasons += _verdicts(lanes, bool(learned))
     failed = [ln for ln in lanes if ln.status.failed]
     if failed:
         reasons.append(f"Failed: {_names(failed, lambda ln: ln.status.text)}.")
