@@ -50,3 +50,13 @@ def test_presets_prints_whole_paths_at_60_columns(capsys, monkeypatch):
     assert max(len(line) for line in lines if str(SHIPPED_DIR) not in line) <= 60
     for name, _, _ in list_presets():
         assert any(line.startswith(f"{name} ") for line in lines), name
+
+
+def test_readme_says_what_a_data_file_must_hold():
+    from tuilab.engine.datafiles import MAX_CLASSES
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index('`name = "csv:PATH"`'):]
+    for words in ("header row", "last column is the target", "numpy.savez(path, x=..., y=...)",
+                  "(n, channels, height, width)", "`x_test` and `y_test`", f"at most {MAX_CLASSES}"):
+        assert words in section, words
