@@ -39,7 +39,7 @@ def test_compiled_lane_matches_the_eager_lane_and_is_labelled():
     eager, eager_loss, _ = _train(_exp("none"), 30)
     compiled, compiled_loss, plan = _train(_exp("compile"), 30)
     assert _close(eager, compiled) and abs(eager_loss - compiled_loss) < 1e-5
-    assert plan.started.lanes[0].compile == "compile"
+    assert plan.started.lanes[0].compile == "compile" and plan.started.lanes[0].label == "compile"
     assert not _close(eager, _train(_exp("none"), 31)[0])  # guards the comparison: one more step differs
 
 

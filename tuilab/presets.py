@@ -184,7 +184,7 @@ class MeasureConfig(_Strict):
     probe_examples: int = Field(256, ge=2, le=65536, description="M: examples whose per-example gradients give tr_sigma")
     reference_examples: int = Field(8192, ge=2, description="|R|: cap on the examples used for G and the train loss")
     noise_every: int = Field(4, ge=1, description="measure gradient noise at every n-th report (and the last); per-example gradients are the dearest measurement")
-    share: float = Field(0.1, gt=0.0, le=1.0, description="measuring may cost this share of the training, by a cost model in counts (deterministic): reports past a lane's first that would exceed it are skipped; 1 measures at every report")
+    share: float = Field(0.07, gt=0.0, le=1.0, description="measuring may cost this share of the training, by a cost model in counts (deterministic; its error is up to ~30 %, hence 0.07 for 10 % of the wall time): reports past a lane's first that would exceed it are skipped; 1 measures at every report")
     slope_draws: int = Field(16, ge=2, le=4096, description="K: minibatches drawn per batch size for the noise slope (each point's relative error is about 1/sqrt(2K))")
     target_loss: float | None = Field(None, gt=0.0, description="train loss to reach (default: a level every lane reaches)")
     noise_method: Literal["auto", "per-example", "two-batch"] = Field("auto", description="how tr_sigma and |G|^2 are measured: per-example gradients (exact when an example's output depends on it alone), two-batch (minibatch gradients at two sizes; any model) or auto")

@@ -8,23 +8,31 @@ model below, in *model seconds*: seconds of one CPU thread of the machine the co
 calibrated on (`bench/measurement_cost.py --calibrate`; docs/measurements.md gives the model
 and the calibration).
 
-- a training step at batch size B: STEP_CALL + 3 B F / RATE (forward, backward: F is the
-  model's forward FLOPs per example);
-- evaluating n examples: chunks x FORWARD_CALL + n F / RATE;
+- one forward pass of one example: w = F_mm / RATE + F_conv / CONV_RATE (the model's forward
+  FLOPs per example in matrix products and in convolutions, counted by torch's FLOP counter);
+- a training step at batch size B: C + 3 B w, where C, the fixed cost of a step's Python,
+  dispatch and optimizer, is the sum over the model's leaf modules of LAYER_CALL (a linear
+  layer, a convolution, anything else);
+- evaluating n examples: chunks x C + EVAL_PASSES n w (the loss summed in float64, the
+  accuracy, eval mode: dearer per example than a training forward);
 - per-example noise on a probe of M examples and a reference set R: the mean gradient over R
   (as a step of |R| examples per chunk) + chunks x VMAP_CALL + M x P x ELEMENT (the (M, P)
   per-example gradients, P parameters, are memory-bound);
 - two-batch noise: K steps at b and K at B;
 - a noise slope: the mean gradient over the N training examples + K steps at each B < N;
-- a lane's loss surface at the end: ITERATIONS Hessian-vector products on R (2 steps each)
-  and one evaluation of R per slice point.
+- a lane's loss surface at the end: SURFACE_ITERATIONS Hessian-vector products (HVP_STEPS
+  gradients each) and SLICE_POINTS evaluations, on the first `surface_rows` of R: as many
+  (1024 down to 128) as keep all lanes' surfaces within SURFACE_SHARE of the training; where
+  even 128 rows do not, only as many lanes as fit get one (at least one): the first lane of
+  each batch size first, then the others in lane order.
 
 A lane's first and last reports always measure everything. In between, a report evaluates
 (and at every noise_every-th such report measures noise) only if the lane's modelled
 measurement cost, with this report's, stays within its allowance: its share of the mean
 lane's modelled training cost up to the same point of the budget (equal allowances, so every
-lane's curve is equally dense), the share being `measure.share` less what the run-level
-measurements (slopes, loss surfaces) are modelled to cost against all the training.
+lane's curve is equally dense), the share being `measure.share` less what the measurements
+that are always made (the first and last reports, the slopes, the loss surfaces) are
+modelled to cost against all the training, and never below MIN_SHARE.
 A report that would not evaluate is not made at all (the lane trains on to the next mark).
 """
 
@@ -41,19 +49,22 @@ from tuilab.engine.noise import no_trace
 
 # Constants fitted on one thread of an AMD EPYC core (quickstart and seed-classic; see
 # docs/measurements.md for the fit and its residuals).
-STEP_CALL = 250e-6  # s: Python, dispatch and optimizer of one training step or gradient call
-FORWARD_CALL = 150e-6  # s: one chunk of a no-grad forward pass (and its loss and accuracy)
+LAYER_CALL = {"linear": 75e-6, "conv": 300e-6, "other": 20e-6}  # s per leaf module of a step
+EVAL_PASSES = 1.5  # forward passes one evaluated example costs
 VMAP_CALL = 0.8e-3  # s: one chunk of per-example gradients (vmap's tracing and batching rules)
-RATE = 80e9  # FLOP/s of the model's matrix work
+RATE = 80e9  # FLOP/s of matrix products
+CONV_RATE = 12e9  # FLOP/s of convolutions
 ELEMENT = 5.3e-9  # s per element of the (M, P) per-example gradient tensor and its passes over it
+HVP_STEPS = 3  # a Hessian-vector product (double backward) costs about 3 gradients
 CHUNK = 8192  # rows per chunk of evaluate, mean_gradient and the Hessian-vector product
 PROBE_CHUNK = 256  # rows per chunk of per-example gradients
 SURFACE_ITERATIONS = 20  # power iterations of the sharpness (engine/sharpness.py)
 SLICE_POINTS = 21  # evaluations of the loss slice (engine/landscape.py)
 # The loss surface (20+ Hessian-vector products, 21 evaluations per lane) is measured on the
-# first rows of R, a random subset already: on the shipped presets its sharpness is within
-# ~1 % of all of R's (docs/measurements.md), at a fraction of the cost.
-SURFACE_EXAMPLES = 1024
+# first rows of R, a random subset already: the sharpness on 1024 rows is within ~1 % of all
+# of R's on the shipped presets, on 256 within ~2 % (docs/measurements.md).
+SURFACE_ROWS = (1024, 512, 256, 128)
+SURFACE_SHARE = 0.02
 MIN_SHARE = 0.02  # a lane's share never drops below this, whatever the run-level measurements cost
 
 
@@ -61,16 +72,17 @@ MIN_SHARE = 0.02  # a lane's share never drops below this, whatever the run-leve
 class CostModel:
     """Modelled seconds of each measurement and of training, from counts and the model's size."""
 
-    flops: float  # forward FLOPs of one example
+    example: float  # w: seconds of one example's forward pass
+    call: float  # C: fixed seconds of one step
     params: int  # trainable parameters
 
     def passes(self, n: float, per_example: int = 1) -> float:
-        """n examples through the model's matrix work, once (forward) or 3 times (forward, backward)."""
-        return n * per_example * self.flops / RATE
+        """n examples through the model, once (forward) or 3 times (forward and backward)."""
+        return n * per_example * self.example
 
     def train(self, steps: float, examples: float) -> float:
         """`steps` training steps that saw `examples` examples in all."""
-        return steps * STEP_CALL + self.passes(examples, 3)
+        return steps * self.call + self.passes(examples, 3)
 
     def gradient(self, n: int) -> float:
         """The mean gradient over n examples (chunked)."""
@@ -78,7 +90,7 @@ class CostModel:
 
     def evaluate(self, n: int) -> float:
         """Loss (and accuracy) over n examples without gradients."""
-        return math.ceil(n / CHUNK) * FORWARD_CALL + self.passes(n)
+        return math.ceil(n / CHUNK) * self.call + EVAL_PASSES * self.passes(n)
 
     def noise_per_example(self, ref: int, probe: int) -> float:
         """measure_noise: G over R, per-example gradients of the probe set and their sums."""
@@ -94,7 +106,7 @@ class CostModel:
 
     def surface(self, ref: int) -> float:
         """A lane's sharpness (Hessian-vector products on R) and loss slice (evaluations of R)."""
-        return SURFACE_ITERATIONS * 2 * self.gradient(ref) + SLICE_POINTS * self.evaluate(ref)
+        return SURFACE_ITERATIONS * HVP_STEPS * self.gradient(ref) + SLICE_POINTS * self.evaluate(ref)
 
 
 @dataclass(frozen=True)
@@ -112,13 +124,18 @@ class Cadence:
     `lane_cost_at_end`: the mean lane's modelled training cost over the whole budget (None for
     a seconds budget, where each lane's own counts are used: every lane trains the same time).
     `fixed_share`: the run-level measurements' modelled cost over all the lanes' training.
+    `surface_rows`, `surface_lanes`: how many rows of R the loss surface at the end is measured
+    on, and for which lanes (None: every lane).
     A share of 1 or more turns the budget off: every report measures, noise at every
     noise_every-th.
     """
 
     def __init__(self, model: CostModel, share: float, noise_every: int, eval_cost: float, noise_cost: float,
-                 lane_cost_at_end: float | None, fixed_share: float):
+                 lane_cost_at_end: float | None, fixed_share: float, surface_rows: int = SURFACE_ROWS[0],
+                 surface_lanes: frozenset[int] | None = None):
         self.model = model
+        self.surface_rows = surface_rows  # rows of R the final loss surfaces are measured on
+        self.surface_lanes = surface_lanes  # the lanes that get one (None: all)
         self.unlimited = share >= 1
         self.share = max(MIN_SHARE, share - fixed_share)
         self.noise_every = noise_every
@@ -141,31 +158,40 @@ class Cadence:
         ev = spent + self.eval_cost <= budget
         noise = ev and (first or last or (count % self.noise_every == 0
                                           and spent + self.eval_cost + self.noise_cost <= budget))
-        if ev:  # the first report (step 0, shared by the lanes of one seed) is a run-level cost
+        if ev:  # the first and last reports are counted in the fixed share
             self.reports[lane] = count + 1
-            self.spent[lane] = spent + (0.0 if first else self.eval_cost + (self.noise_cost if noise else 0.0))
+            self.spent[lane] = spent + (0.0 if first or last else self.eval_cost + (self.noise_cost if noise else 0.0))
         return ReportPlan(ev, noise)
 
 
-def forward_flops(model: torch.nn.Module, x1: torch.Tensor) -> float:
-    """Forward FLOPs of one example (torch's FLOP counter, in eval mode, leaving no trace);
-    2 x parameters where counting fails or finds less."""
+def cost_model(model: torch.nn.Module, x1: torch.Tensor) -> CostModel:
+    """The cost model of `model`, from its leaf modules and one example's forward FLOPs (torch's
+    FLOP counter, in eval mode, leaving no trace; 2 x parameters as matrix work where counting
+    fails or finds less)."""
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    mm = conv = 0.0
     try:
         counter = FlopCounterMode(display=False)
         with no_trace(model), eval_mode(model), torch.no_grad(), counter:
             model(x1)
-        counted = counter.get_total_flops()
+        for op, flops in counter.get_flop_counts().get("Global", {}).items():
+            if "conv" in str(op):
+                conv += flops
+            else:
+                mm += flops
     except Exception:  # a user's model the counter cannot run: fall back to the dense estimate
-        counted = 0
-    return float(max(counted, 2 * params))
+        pass
+    mm = max(mm, 2 * params - conv)
+    leaves = [m for m in model.modules() if not list(m.children())]
+    call = sum(LAYER_CALL["conv" if isinstance(m, torch.nn.modules.conv._ConvNd) else
+                          "linear" if isinstance(m, torch.nn.Linear) else "other"] for m in leaves)
+    return CostModel(mm / RATE + conv / CONV_RATE, call, params)
 
 
 def build_cadence(plan) -> Cadence:
     """The run's cadence from its plan (engine/run.py's Plan): sizes, budget and measure settings."""
     exp, m, n = plan.exp, plan.exp.measure, plan.data.n_train
-    model = CostModel(forward_flops(plan.lanes[0].model, plan.x_probe[:1]),
-                      sum(p.numel() for p in plan.lanes[0].model.parameters() if p.requires_grad))
+    model = cost_model(plan.lanes[0].model, plan.x_probe[:1])
     sizes = [ln.batch_size0 for ln in plan.lanes]
     unit, amount = exp.budget.unit, exp.budget.amount
     if unit == "epochs":
@@ -180,8 +206,17 @@ def build_cadence(plan) -> Cadence:
         noise = model.noise_per_example(len(plan.x_ref), len(plan.x_probe))
     evaluation = model.evaluate(len(plan.x_ref)) + model.evaluate(plan.data.n_test)
     seeds = len({ln.settings.init_seed for ln in plan.lanes})  # step 0 is measured once per initial weights
-    fixed = (2 * model.slope(n, sorted(set(sizes)), m.slope_draws) + seeds * (evaluation + noise)
-             + len(sizes) * model.surface(min(len(plan.x_ref), SURFACE_EXAMPLES)))
     mean_lane = sum(per_lane) / len(per_lane) if per_lane else amount
+    total = mean_lane * len(sizes)
+    unlimited = m.share >= 1
+    rows = next((r for r in SURFACE_ROWS if unlimited or len(sizes) * model.surface(r) <= SURFACE_SHARE * total),
+                SURFACE_ROWS[-1])
+    rows = min(rows, len(plan.x_ref))
+    fit = len(sizes) if unlimited else max(1, math.floor(SURFACE_SHARE * total / model.surface(rows)))
+    firsts = [ln.index for k, ln in enumerate(plan.lanes) if ln.batch_size0 not in sizes[:k]]
+    order = firsts + [ln.index for ln in plan.lanes if ln.index not in firsts]
+    lanes = None if fit >= len(order) else frozenset(order[:fit])
+    fixed = (2 * model.slope(n, sorted(set(sizes)), m.slope_draws) + (seeds + len(sizes)) * (evaluation + noise)
+             + min(fit, len(sizes)) * model.surface(rows))
     return Cadence(model, m.share, m.noise_every, evaluation, noise, mean_lane if per_lane else None,
-                   fixed / (mean_lane * len(sizes)))
+                   fixed / total, rows, lanes)

@@ -73,6 +73,8 @@ def lane_settings(exp: Experiment, sizes: list[int], adaptive_at: int | None = N
                     words.append(f"lr {base_lr:.3g}")
                 if j == adaptive_at:
                     words.append("adaptive")
+                if o.compile != "none":  # a compiled lane is not the plain eager loop: say so wherever it is named
+                    words.append(o.compile)
                 out.append(LaneSettings(
                     index=len(out), label=" ".join(words), batch_size=b, lr_rule=rule, base_lr=base_lr,
                     lr0=scaled_lr(base_lr, rule, b, o.base_batch_size), lr_index=None if grid is None else k,

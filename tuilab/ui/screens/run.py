@@ -245,6 +245,10 @@ class RunScreen(Screen):
         init = next((sl for sl in self.state.record.slopes if sl.at == "init"), None)
         if init and init.b_simple is not None:
             parts.append(f"b_simple ≈ {fmt_float(init.b_simple)}")
+        measuring = self.state.record.measure_seconds()  # what the lab's instruments cost
+        if measuring > 0:
+            trained = sum(r.seconds for r in self.state.record.lanes.values())
+            parts.append(f"measuring {measuring / (measuring + trained):.0%} ({fmt_duration(measuring)})")
         parts.append(f"x: {self.x_axis}{' · log' if self.log_scale else ''}")
         return " · ".join(parts)
 
