@@ -14,7 +14,15 @@ from tuilab.engine.events import LaneProgress, RunFinished, event_to_dict
 from tuilab.presets import Experiment
 from tuilab.ui.app import TuilabApp
 from tuilab.ui.state import RunState
-from tuilab.ui.widgets.chart import Chart, Line, Style, legend_lines, round_limits, tick_label, ticks
+from tuilab.ui.widgets.chart import (
+    Chart,
+    Line,
+    Style,
+    legend_lines,
+    round_limits,
+    tick_label,
+    ticks,
+)
 from tuilab.ui.widgets.live_charts import LiveCharts
 from tuilab.ui.widgets.run_charts import loss_chart, noise_chart, projected_end, theory_line
 from tuilab.ui.widgets.title import fit_title
@@ -158,7 +166,7 @@ async def test_live_charts_redraw_at_most_twice_a_second(tmp_path, monkeypatch):
         times = []
         original = charts.loss.show
         charts.loss.show = lambda draw: (times.append(time.monotonic()), original(draw))
-        for k in range(12):  # six revisions a second, for two seconds
+        for _ in range(12):  # six revisions a second, for two seconds
             app.state.revision += 1
             app.run_screen.revision = app.state.revision
             await pilot.pause(1 / 6)

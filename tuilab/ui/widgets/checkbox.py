@@ -1,8 +1,8 @@
-"""A checkbox whose glyph says whether it is checked, with or without colour."""
+"""A checkbox and a radio button whose glyph says whether it is on, with or without colour."""
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox
+from textual.widgets import Checkbox, RadioButton
 
 
 class MarkedCheckbox(Checkbox):
@@ -12,3 +12,11 @@ class MarkedCheckbox(Checkbox):
     @property
     def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name, read at every render)
         return "X" if self.value else " "
+
+
+class MarkedRadioButton(RadioButton):
+    """'▐●▌' chosen, '▐ ▌' not, for the same reason as MarkedCheckbox."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802
+        return "●" if self.value else " "

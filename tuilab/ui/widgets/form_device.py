@@ -10,7 +10,9 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import RadioButton, RadioSet
+from textual.widgets import RadioSet
+
+from tuilab.ui.widgets.checkbox import MarkedRadioButton
 
 Device = tuple[str, bool, str]  # (device, usable, description or reason it is not)
 AUTO: Device = ("auto", True, "the first GPU, else cpu")
@@ -40,7 +42,7 @@ class DevicePicker(Vertical):
         return known
 
     def _radio_set(self) -> RadioSet:
-        buttons = [RadioButton(f"{dev} — {text}", dev == self._value, name=dev, disabled=not ok)
+        buttons = [MarkedRadioButton(f"{dev} — {text}", dev == self._value, name=dev, disabled=not ok)
                    for dev, ok, text in self._options()]
         return RadioSet(*buttons, compact=True)
 
