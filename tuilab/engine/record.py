@@ -189,9 +189,11 @@ class RunRecord:
         fit = fit_steps_examples(list(steps), list(steps.values()))
         init = next((sl for sl in self.slopes if sl.at == "init"), None)
         steady = {ln.lane for ln in lanes if not ln.status.failed and ln.unstable is None}
-        # phi for goodput: the noise scale measured along training (it grows as the loss falls).
+        # phi for goodput: the noise scale measured on the way to the target (it grows as the loss
+        # falls, so what it is past the target says nothing of the time to reach it).
         phi = curves.median_positive([p.b_simple for r in self.lanes.values() if r.info.lane in steady
-                                      for p in r.history if p.step > 0]) or (init.b_simple if init else None)
+                                      for p in r.history if p.step > 0 and (target is None or p.train_loss > target)]
+                                     ) or (init.b_simple if init else None)
         rates = {b: statistics.fmean(v) for b in sizes
                  if (v := [ln.samples_per_s for ln in fixed if ln.batch_size == b and ln.samples_per_s])}
         points = goodput.predict(rates, phi) if phi else ()
