@@ -148,3 +148,22 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"tuilab {__version__}"
+
+
+def test_compare_view_snapshot(snap_compare, tmp_path, monkeypatch):
+    two_runs(tmp_path, monkeypatch)
+    assert snap_compare(TuilabApp(Experiment(), compare_dirs=(FIRST, SECOND)), terminal_size=(120, 40),
+                        run_before=_compare_shown)
+
+
+def test_reopened_run_snapshot(snap_compare, tmp_path, monkeypatch):
+    two_runs(tmp_path, monkeypatch)
+
+    async def reopen(pilot):
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+l", "down", "enter")  # the older: the first run
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.state.finished, timeout=10)
+        await pilot.pause(1.0)
+
+    assert snap_compare(TuilabApp(preset(0.1)), terminal_size=(120, 40), run_before=reopen)

@@ -5,6 +5,8 @@ Rows that differ are marked with '≠' ('!' in ASCII) and in bold: the mark read
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -51,9 +53,10 @@ class CompareView(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("", "run 1", "run 2")
-        fin = [s.finished.summary if s.finished else None for s in (self.first, self.second)]
-        live = [s.record.summary(s.experiment) if f is None else f for s, f in zip((self.first, self.second), fin,
-                                                                                   strict=True)]
+        # The final summary (with the run's wall time, which RunFinished carries), or what came so far.
+        live = [replace(s.finished.summary, wall_seconds=s.finished.wall_seconds)
+                if s.finished and s.finished.summary else s.record.summary(s.experiment)
+                for s in (self.first, self.second)]
         rows = [Row(f"preset {r.what}", r.first, r.second)
                 for r in preset_differences(self.first.experiment, self.second.experiment)]
         table.add_rows(_cells(r) for r in rows + summary_rows(*live))

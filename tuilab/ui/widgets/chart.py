@@ -96,8 +96,8 @@ def ticks(lo: float, hi: float, log: bool, count: int) -> list[float]:
 
 
 def round_limits(lo: float, hi: float, log: bool, count: int) -> tuple[float, float]:
-    """The axis ends: the data's range widened to round numbers (a 1-2-5 value on a log axis, a tick step
-    on a linear one), so the axis ends near the data and stays put while new points arrive within it."""
+    """The axis ends: the data's range widened to round numbers (a 1-2-5 value on a log axis, half a tick
+    step on a linear one), so the axis ends near the data and stays put while new points arrive within it."""
     if log:
         if hi <= lo:
             lo, hi = lo / 1.5, hi * 1.5
@@ -107,7 +107,7 @@ def round_limits(lo: float, hi: float, log: bool, count: int) -> tuple[float, fl
     if hi <= lo:
         half = abs(lo) * 0.5 or 1.0
         lo, hi = lo - half, hi + half
-    step = nice_step(hi - lo, count)
+    step = nice_step(hi - lo, 2 * count)
     return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
 
 
@@ -158,8 +158,10 @@ def lay_out(plt, lines: Sequence[Line], xlog: bool, ylog: bool, title: str = "",
         all_x += xs
         all_y += ys
     width, height = size
+    # About a tick every 14 columns and every 3 rows of the plot (title, axis, labels and legend take ~6):
+    # closer, plotext rounds ticks onto rows unevenly.
     set_axis(plt, "x", all_x + list(x_span) if all_x else [], xlog, max(2, width // 14), x_at)
-    set_axis(plt, "y", all_y, ylog, max(2, height // 4))
+    set_axis(plt, "y", all_y, ylog, max(2, (height - 6) // 3))
     if title:
         plt.title(title)
     if xlabel:
