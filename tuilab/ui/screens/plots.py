@@ -1,8 +1,9 @@
-"""The Plots screen: loss curves, noise against B, samples/s against B, and a summary table.
+"""The Plots screen: loss curves, noise against B, samples/s against B, and a summary table;
+with a second run (`tuilab compare`, Setup's recent runs), its curves overlaid and a Compare tab.
 
-plotext redraws a whole chart on every refresh (~10 KB at 120x20), so a chart is
-redrawn only when its tab is shown, on `r`, on a resize, or at most once a second
-while the run is still moving, and only if the state changed since it was drawn.
+A chart is redrawn only when its tab is shown, on `r`, on a resize, or at most once a
+second while the run is still moving, and only if the state changed since it was drawn
+(and then only its rows that changed, see widgets/chart.py).
 """
 
 from __future__ import annotations
