@@ -5,7 +5,10 @@ Runs the engine headless (run_plan, no UI, no store) on each preset *at its defa
 times every measurement call by wrapping what the run loop calls: evaluate (train loss
 on R and the test set), the noise at reports (per-example or two-batch), the noise slopes
 at the start and the end, each finished lane's loss surface (sharpness and slice) and
-branches. Training time is the lanes' own clocks; "other" is the loop and its events.
+branches. Training time is the lanes' own clocks; "other" is the loop and its events. The
+measurement share is evaluate + noise + slopes + surface over the wall time; branches
+(the preset's own experiment: arms trained at k x B) are shown beside it, and in the
+engine's measure_seconds.
 Prints one line per preset; `--compare` adds the cadence before the measurement budget
 (`measure.share = 1`: every report measures, noise at every noise_every-th), alternating
 runs, medians of --reps.
@@ -127,8 +130,11 @@ def one_run(exp) -> dict:
     return dict(times)
 
 
-def share(r: dict) -> float:
-    return sum(r.get(p, 0.0) for p in PARTS[1:]) / r["wall"]
+MEASURING = ["evaluate", "noise", "slopes", "surface"]  # the instruments; branches are the preset's experiment
+
+
+def share(r: dict, parts=MEASURING) -> float:
+    return sum(r.get(p, 0.0) for p in parts) / r["wall"]
 
 
 def line(preset: str, label: str, runs: list[dict]) -> list:
@@ -140,11 +146,12 @@ def line(preset: str, label: str, runs: list[dict]) -> list:
             f"{100 * (1 - median([(r['training'] + sum(r.get(p, 0) for p in PARTS[1:])) / r['wall'] for r in runs])):.1f}%",
             f"{med('reports'):g}", f"{med('noise points'):g}",
             f"{100 * median([share(r) for r in runs]):.1f}%",
+            f"{100 * median([share(r, PARTS[1:]) for r in runs]):.1f}%",
             f"{100 * median([r['engine measure_seconds'] / r['wall'] for r in runs]):.1f}%"]
 
 
 HEADERS = ["preset", "cadence", "wall s", "train s", *(f"{p} s" for p in PARTS[1:]), "other", "reports/lane",
-           "noise pts/lane", "measuring", "engine's measure_seconds"]
+           "noise pts/lane", "measuring", "with branches", "engine's measure_seconds"]
 
 
 def readability(exp, repeats: int = 12) -> list[list]:
@@ -184,11 +191,11 @@ def best_ms(fn, n: int = 5) -> float:
 
 def calibrate(exp) -> list[list]:
     """Each part the cost model predicts, timed (fastest of 5, CPU ms) against its prediction."""
-    from tuilab.engine.cadence import CostModel, forward_flops
+    from tuilab.engine.cadence import cost_model
 
     plan = run_module.prepare(exp)
     m, f, n = plan.lanes[0].model, plan.loss_fn, plan.data.n_train
-    cm = CostModel(forward_flops(m, plan.x_probe[:1]), sum(p.numel() for p in m.parameters()))
+    cm = cost_model(m, plan.x_probe[:1])
     xp, yp, xr, yr = plan.x_probe, plan.y_probe, plan.x_ref, plan.y_ref
     cls = plan.data.task == "classification"
     rows = [["evaluate(R)", len(xr), best_ms(lambda: evaluate(m, f, xr, yr, cls)), cm.evaluate(len(xr))],
@@ -198,12 +205,19 @@ def calibrate(exp) -> list[list]:
     if plan.noise_method == "per-example":
         rows.append(["measure_noise", f"{len(xr)}+{len(xp)}",
                      best_ms(lambda: measure_noise(m, f, xr, yr, xp, yp, n)), cm.noise_per_example(len(xr), len(xp))])
+    from tuilab.engine.cadence import HVP_STEPS
+    from tuilab.engine.sharpness import hessian_vector_product
+
+    v = torch.randn(cm.params)
+    rows.append(["Hessian-vector product", min(1024, len(xr)),
+                 best_ms(lambda: hessian_vector_product(m, f, xr[:1024], yr[:1024], v)),
+                 HVP_STEPS * cm.gradient(min(1024, len(xr)))])
     for lane in plan.lanes:
         if lane.index == 0 or lane.batch_size0 != plan.lanes[lane.index - 1].batch_size0:
             rows.append([f"training step B={lane.batch_size0}", lane.batch_size0,
                          best_ms(lane.train_step, 20), cm.train(1, lane.batch_size0)])
-    print(f"\ncost model against the clock, {exp.name} ({cm.params:,} parameters, {cm.flops:,.0f} FLOPs per "
-          "forward example; fastest of 5, CPU ms):")
+    print(f"\ncost model against the clock, {exp.name} ({cm.params:,} parameters, {1e6 * cm.example:.3f} us per "
+          f"forward example, {1e6 * cm.call:.0f} us per step call; fastest of 5, CPU ms):")
     out = [[p, k, f"{ms:.3f}", f"{1000 * mod:.3f}", f"{1000 * mod / ms:.2f}"] for p, k, ms, mod in rows]
     print(table(["part", "examples", "measured ms", "model ms", "model/measured"], out))
     return out

@@ -122,22 +122,23 @@ class Cadence:
 
     `model`: the run's cost model (the run loop charges training by it). `eval_cost`, `noise_cost`: one report's evaluation and noise measurement (model seconds).
     `lane_cost_at_end`: the mean lane's modelled training cost over the whole budget (None for
-    a seconds budget, where each lane's own counts are used: every lane trains the same time).
-    `fixed_share`: the run-level measurements' modelled cost over all the lanes' training.
-    `surface_rows`, `surface_lanes`: how many rows of R the loss surface at the end is measured
-    on, and for which lanes (None: every lane).
+    a seconds budget, where each lane's own counts are used, projected to the end of its
+    budget: every lane trains the same time). `fixed`: the modelled cost of the measurements
+    always made, per lane. `surface_rows`, `surface_order`: how many rows of R the loss surface
+    at the end is measured on, and which lanes get one first.
     A share of 1 or more turns the budget off: every report measures, noise at every
     noise_every-th.
     """
 
     def __init__(self, model: CostModel, share: float, noise_every: int, eval_cost: float, noise_cost: float,
-                 lane_cost_at_end: float | None, fixed_share: float, surface_rows: int = SURFACE_ROWS[0],
-                 surface_lanes: frozenset[int] | None = None):
+                 lane_cost_at_end: float | None, fixed: float, surface_rows: int = SURFACE_ROWS[0],
+                 surface_order: tuple[int, ...] = ()):
         self.model = model
         self.surface_rows = surface_rows  # rows of R the final loss surfaces are measured on
-        self.surface_lanes = surface_lanes  # the lanes that get one (None: all)
+        self.surface_order = surface_order
         self.unlimited = share >= 1
-        self.share = max(MIN_SHARE, share - fixed_share)
+        self.target = share
+        self.fixed = fixed
         self.noise_every = noise_every
         self.eval_cost = eval_cost
         self.noise_cost = noise_cost
@@ -145,10 +146,29 @@ class Cadence:
         self.spent: dict[int, float] = {}
         self.reports: dict[int, int] = {}
 
+    def projected(self, fraction: float, own_trained: float) -> float:
+        """The mean lane's modelled training over the whole budget (a seconds budget: this lane's, projected)."""
+        if self.lane_cost_at_end is not None:
+            return self.lane_cost_at_end
+        return own_trained / fraction if fraction > 0 else 0.0
+
+    def share(self, fraction: float, own_trained: float) -> float:
+        """The share of training a lane's reports in between may cost: the target less the fixed part."""
+        total = self.projected(fraction, own_trained)
+        return max(MIN_SHARE, self.target - (self.fixed / total if total > 0 else 1.0))
+
     def allowance(self, fraction: float, own_trained: float) -> float:
         """Modelled seconds a lane may have spent measuring at this point of its budget."""
-        trained = own_trained if self.lane_cost_at_end is None else fraction * self.lane_cost_at_end
-        return self.share * trained
+        return self.share(fraction, own_trained) * fraction * self.projected(fraction, own_trained)
+
+    def surface(self, lane: int, own_trained: float) -> bool:
+        """Whether `lane` gets a loss surface at the end: as many lanes as fit in SURFACE_SHARE of
+        the training (at least one), in `surface_order`."""
+        if self.unlimited:
+            return True
+        total = self.projected(1.0, own_trained) * len(self.surface_order)
+        fit = max(1, math.floor(SURFACE_SHARE * total / self.model.surface(self.surface_rows)))
+        return lane in self.surface_order[:fit]
 
     def plan(self, lane: int, fraction: float, own_trained: float, last: bool) -> ReportPlan:
         """What this report of `lane` measures (everything at its first and `last`); charges the lane."""
@@ -188,6 +208,14 @@ def cost_model(model: torch.nn.Module, x1: torch.Tensor) -> CostModel:
     return CostModel(mm / RATE + conv / CONV_RATE, call, params)
 
 
+def _epoch_steps(settings, epochs: float, n: int) -> float:
+    """Steps a lane takes in `epochs` epochs, its batch size growing at its grow epochs."""
+    marks = [e for e in settings.grow_epochs if e < epochs]
+    edges = [0.0, *marks, epochs]
+    return sum((hi - lo) * n / min(n, settings.batch_size * settings.grow_factor ** k)
+               for k, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)))
+
+
 def build_cadence(plan) -> Cadence:
     """The run's cadence from its plan (engine/run.py's Plan): sizes, budget and measure settings."""
     exp, m, n = plan.exp, plan.exp.measure, plan.data.n_train
@@ -195,7 +223,7 @@ def build_cadence(plan) -> Cadence:
     sizes = [ln.batch_size0 for ln in plan.lanes]
     unit, amount = exp.budget.unit, exp.budget.amount
     if unit == "epochs":
-        per_lane = [model.train(amount * n / b, amount * n) for b in sizes]
+        per_lane = [model.train(_epoch_steps(ln.settings, amount, n), amount * n) for ln in plan.lanes]
     elif unit == "steps":
         per_lane = [model.train(amount, amount * b) for b in sizes]
     else:
@@ -206,17 +234,15 @@ def build_cadence(plan) -> Cadence:
         noise = model.noise_per_example(len(plan.x_ref), len(plan.x_probe))
     evaluation = model.evaluate(len(plan.x_ref)) + model.evaluate(plan.data.n_test)
     seeds = len({ln.settings.init_seed for ln in plan.lanes})  # step 0 is measured once per initial weights
-    mean_lane = sum(per_lane) / len(per_lane) if per_lane else amount
+    mean_lane = sum(per_lane) / len(per_lane) if per_lane else amount  # seconds: sizes the surface only
     total = mean_lane * len(sizes)
     unlimited = m.share >= 1
     rows = next((r for r in SURFACE_ROWS if unlimited or len(sizes) * model.surface(r) <= SURFACE_SHARE * total),
                 SURFACE_ROWS[-1])
     rows = min(rows, len(plan.x_ref))
-    fit = len(sizes) if unlimited else max(1, math.floor(SURFACE_SHARE * total / model.surface(rows)))
     firsts = [ln.index for k, ln in enumerate(plan.lanes) if ln.batch_size0 not in sizes[:k]]
-    order = firsts + [ln.index for ln in plan.lanes if ln.index not in firsts]
-    lanes = None if fit >= len(order) else frozenset(order[:fit])
+    order = tuple(firsts + [ln.index for ln in plan.lanes if ln.index not in firsts])
     fixed = (2 * model.slope(n, sorted(set(sizes)), m.slope_draws) + (seeds + len(sizes)) * (evaluation + noise)
-             + min(fit, len(sizes)) * model.surface(rows))
+             + min(len(sizes), SURFACE_SHARE * total / model.surface(rows)) * model.surface(rows))
     return Cadence(model, m.share, m.noise_every, evaluation, noise, mean_lane if per_lane else None,
-                   fixed / total, rows, lanes)
+                   fixed / len(sizes), rows, order)

@@ -312,7 +312,7 @@ class _Runner:
     def landscape(self, lane: Lane) -> LaneLandscape:
         """Sharpness and a loss slice at the lane's final weights, on the reference set."""
         p, t0 = self.plan, time.perf_counter()
-        if self.cadence.surface_lanes is not None and lane.index not in self.cadence.surface_lanes:
+        if not self.cadence.surface(lane.index, self.cadence.model.train(lane.step, lane.examples)):
             return LaneLandscape(lane.index, None, False, "not measured: beyond the measurement budget (measure.share)")
         try:
             rows = self.cadence.surface_rows  # R is a random subset already; the cadence sizes it
