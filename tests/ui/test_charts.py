@@ -145,6 +145,7 @@ async def test_live_charts_fold_at_80_columns_and_sit_side_by_side_from_100(tmp_
         assert charts.folded and charts.loss.display and not charts.noise.display
         text = "\n".join(screen_lines(app))
         assert "train loss per epoch" in text and "v Chart" in text
+        assert "· cpu " in screen_lines(app)[0], screen_lines(app)[0]  # the title keeps the device
         await pilot.press("v")
         await pilot.pause(0.8)
         assert charts.noise.display and not charts.loss.display
@@ -156,6 +157,7 @@ async def test_live_charts_fold_at_80_columns_and_sit_side_by_side_from_100(tmp_
             assert charts.loss.size.width >= size[0] // 2 - 2 and charts.loss.size.height >= size[1] // 3, \
                 (size, charts.loss.size)
             assert "v Chart" not in "\n".join(screen_lines(app))  # the key shows only when it does something
+            assert "· cpu " in screen_lines(app)[0], screen_lines(app)[0]
 
 
 async def test_live_charts_redraw_at_most_twice_a_second(tmp_path, monkeypatch):

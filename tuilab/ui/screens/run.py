@@ -24,7 +24,7 @@ from tuilab.format import fmt_duration, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
 from tuilab.ui.widgets.live_charts import LiveCharts
-from tuilab.ui.widgets.title import fit_title
+from tuilab.ui.widgets.title import TitleCell
 
 MIN_REDRAW = 0.25  # seconds between redraws, however often events arrive
 UNIT_TEXT = {"epochs": "epoch {x:.1f}/{amount:g}", "steps": "step {x:.0f}/{amount:g}",
@@ -79,7 +79,7 @@ class RunScreen(Screen):
         size = {i: r.info.batch_size for i, r in state.record.lanes.items()}
         self.first_of_group = {i: k == 0 or size[order[k - 1]] != size[i] for k, i in enumerate(order)}
         # Kept here, not queried: a redraw while the screen is torn down finds nothing missing.
-        self.header = Cell(" · ".join(self.title_parts), id="run-title")
+        self.header = TitleCell(self.title_parts, id="run-title")
         self.budget, self.overall, self.time_left = Cell(id="budget"), Cell(id="overall"), Cell(id="time-left")
         self.columns = ColumnHeads(id="columns")
         self.slope_line, self.notes, self.result = Static(id="slope-line"), Static(id="notes"), Static(id="result")
@@ -205,7 +205,6 @@ class RunScreen(Screen):
             row.loss.data, row.loss.y_range = losses.get(i, []), loss_range
             row.noise.data, row.noise.y_range = noises.get(i, []), noise_range
         self.charts.update_view(self.x_axis, self.log_scale)
-        self.header.show(fit_title(self.title_parts, self.header.size.width))
         self._update(self.slope_line, self._slope_text())
         self._update(self.notes, self._notes_text())
         finished = st.finished is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tuilab.ui.widgets.lane_row import Cell
+
 SEP = " · "
 MIN_PART = 4  # characters a shortened part keeps, its ellipsis included
 
@@ -29,3 +31,14 @@ def fit_title(parts: Sequence[str], width: int, first: Sequence[int] = (1, 2)) -
         del parts[-2]
     text = SEP.join(parts)
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+class TitleCell(Cell):
+    """A title fitted to its own width whenever that changes (a resize, a scrollbar coming or going)."""
+
+    def __init__(self, parts: Sequence[str], id: str | None = None) -> None:
+        super().__init__(SEP.join(parts), id=id)
+        self.parts = tuple(parts)
+
+    def on_resize(self) -> None:
+        self.show(fit_title(self.parts, self.size.width))
