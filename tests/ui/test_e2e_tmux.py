@@ -14,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TUILAB = Path(sys.executable).parent / "tuilab"
 SPARK = re.compile(r"[▁▂▃▄▅▆▇█]{3,}")
+# COLUMNS and LINES, when set, override the pane's size for Textual: a pane under pytest had 80x24.
+PLAIN = "unset COLUMNS LINES && TERM=xterm-256color"
 
 
 def capture(session: str) -> str:
@@ -25,7 +27,7 @@ def capture(session: str) -> str:
 def test_quickstart_in_tmux_shows_every_lane_then_finishes(tmp_path):
     session = f"tuilab-e2e-{tmp_path.name}"
     # Textual draws on stderr: the command's output stays on the pane, never redirected.
-    cmd = f"cd {tmp_path} && TERM=xterm-256color {TUILAB} {ROOT / 'presets/quickstart.toml'} --run --epochs 2"
+    cmd = f"cd {tmp_path} && {PLAIN} {TUILAB} {ROOT / 'presets/quickstart.toml'} --run --epochs 2"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
     try:
         screen, deadline = "", time.monotonic() + 90
@@ -62,10 +64,8 @@ def wait_for_text(session: str, text: str, seconds: float = 60) -> str:
 def test_setup_keeps_every_key_sent_one_by_one(tmp_path):
     """Tab to "examples", End, eight Backspaces, 12345: each its own key event, as tmux sends them."""
     session = f"tuilab-keys-{tmp_path.name}"
-    cmd = f"cd {tmp_path} && TERM=xterm-256color {TUILAB} seed-classic"
+    cmd = f"cd {tmp_path} && {PLAIN} {TUILAB} seed-classic"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True)
-    # A tmux server started by another client may size new windows its own way.
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"], check=True)
     try:
         wait_for_text(session, "cpu — ")  # the device list is in: the form is settled
         for key in ["Tab", "End"] + ["BSpace"] * 8 + list("12345"):
