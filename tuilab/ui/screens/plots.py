@@ -1,4 +1,6 @@
-"""The Plots screen: loss curves, noise against B, samples/s against B, and a summary table;
+"""The Plots screen: loss curves, noise against B, samples/s against B, each lane's loss slice at its
+final weights (with its sharpness and generalization gap), the adaptive lane's batch size and the
+branch arms when the run has them, and a summary table;
 with a second run (`tuilab compare`, Setup's recent runs), its curves overlaid and a Compare tab.
 
 A chart is redrawn only when its tab is shown, on `r`, on a resize, or at most once a
@@ -19,6 +21,7 @@ from tuilab.engine.summary import RunSummary
 from tuilab.format import SUMMARY_COLUMNS, fmt_float, lane_name, prediction_words, summary_rows
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.chart import Chart, Line, Style, set_axis
+from tuilab.ui.widgets.lab_charts import batch_size_chart, branch_chart, has_adaptive, slice_chart
 from tuilab.ui.widgets.run_charts import b_simple_chart, loss_chart, noise_chart
 
 __all__ = ["Chart", "PlotsScreen"]  # Chart lives in widgets/chart.py; tests reach it from here too
@@ -54,6 +57,16 @@ class PlotsScreen(Screen):
                 yield Chart(id="bsimple-plot")
             with TabPane("Samples/s", id="speed"):
                 yield Chart(id="speed-plot")
+            live = self.state.finished is None  # a live run's lanes can still finish and branch
+            if live or any(r.landscape for r in self.state.record.lanes.values()):
+                with TabPane("Loss slice", id="slice"):
+                    yield Chart(id="slice-plot")
+            if has_adaptive(self.state):
+                with TabPane("Batch size", id="batch"):
+                    yield Chart(id="batch-plot")
+            if live or self.state.record.branches:
+                with TabPane("Branches", id="branch"):
+                    yield Chart(id="branch-plot")
             with TabPane("Summary", id="summary"):
                 yield Static(id="summary-caption")
                 yield DataTable(id="summary-table", zebra_stripes=True, cursor_type="row")
@@ -97,7 +110,8 @@ class PlotsScreen(Screen):
         if tab == "compare":
             return  # two finished runs: drawn once, when mounted
         draw = {"loss": self.draw_loss, "noise": self.draw_noise, "bsimple": self.draw_b_simple,
-                "speed": self.draw_speed}[tab]
+                "speed": self.draw_speed, "slice": self.draw_slice, "batch": self.draw_batch_size,
+                "branch": self.draw_branches}[tab]
         self.query_one(f"#{tab}-plot", Chart).show(draw)
 
     def draw_loss(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
@@ -110,6 +124,15 @@ class PlotsScreen(Screen):
     def draw_b_simple(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
         """b_simple = tr_sigma/|G|^2 of each lane over training (McCandlish et al.'s critical batch size estimate)."""
         return b_simple_chart(self.state, self.x_axis, self.summary().b_crit, self.other)(plt, style, size)
+
+    def draw_slice(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
+        return slice_chart(self.state, self.summary(), self.log_scale)(plt, style, size)
+
+    def draw_batch_size(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
+        return batch_size_chart(self.state, self.x_axis)(plt, style, size)
+
+    def draw_branches(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
+        return branch_chart(self.state, self.log_scale)(plt, style, size)
 
     def draw_speed(self, plt, style: Style, size: tuple[int, int]) -> list[Line]:
         lanes = [r for r in self.state.record.lanes.values() if r.samples_per_s() and math.isfinite(r.samples_per_s())]
