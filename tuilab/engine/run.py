@@ -56,7 +56,7 @@ from tuilab.engine.twobatch import measure_noise_two_batch, two_batch_sizes
 from tuilab.engine.usercode import UserCode
 from tuilab.errors import UserError
 from tuilab.format import lane_name
-from tuilab.presets import Experiment
+from tuilab.presets import Branch, Experiment
 
 SLICE_SECONDS = 0.1  # wall time a lane trains before the next lane gets a turn
 
@@ -290,8 +290,11 @@ class _Runner:
         return memory_cap(lane.persistent_bytes(), lane.memory_bytes, lane.batch_size(), total)
 
     def take_branches(self, lane: Lane) -> Iterator[BranchMeasured]:
-        """Fork `lane` at each branch point it has reached (at the first report there or after)."""
+        """Fork `lane` at each branch point it has reached (at the first report there or after), and
+        wherever the run's Control asked for one since its last report (taken here, now)."""
         pending = self.pending[lane.index]
+        for factors in reversed(self.control.take_branch_requests(lane.index)):  # due now: first in line
+            pending.insert(0, Branch(lane=lane.index, at=lane.units(self.unit), factors=list(factors)))
         while pending and lane.units(self.unit) >= pending[0].at - 1e-9 and not self.control.stop.is_set():
             br = pending.pop(0)
             at, b = lane.units(self.unit), lane.batch_size()
