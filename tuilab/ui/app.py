@@ -20,8 +20,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from tuilab.engine.control import Control
+from tuilab.engine.control import BRANCH_FACTORS, Control
+from tuilab.engine.events import BranchMeasured
 from tuilab.engine.faults import describe
+from tuilab.format import lane_name
 from tuilab.presets import Experiment
 from tuilab.ui.messages import EngineEvents, RunError, RunRefused
 from tuilab.ui.notices import launch_notice
@@ -232,6 +234,13 @@ class TuilabApp(App):
         self.state.apply(msg.events)
         for warning in (e for e in msg.events if isinstance(e, str)):
             self.notify(warning, severity="warning", timeout=10)
+        for br in (e for e in msg.events if isinstance(e, BranchMeasured)):
+            # Imported with the charts (plotext), not before the first frame.
+            from tuilab.ui.widgets.lab_charts import branch_title
+
+            info = self.state.record.lanes[br.lane].info
+            self.notify(f"{lane_name(info)} branched: {branch_title(br)} · p: Branches", title="Branch measured",
+                        timeout=15)
         if self.run_screen is None and self.state.started is not None:
             from tuilab.ui.screens.run import RunScreen
 
@@ -265,6 +274,14 @@ class TuilabApp(App):
         self.state.set_paused(self.control.paused)
         if self.run_screen is not None:
             self.run_screen.paused = self.control.paused
+
+    def request_branch(self, lane: int) -> None:
+        """Ask the run to fork `lane` at 2B, 4B and 8B at its next report; a BranchMeasured answers."""
+        if self.control is None or self.state is None or self.state.finished:
+            return
+        self.control.request_branch(lane)
+        self.notify(f"branching {lane_name(self.state.record.lanes[lane].info)} at its next report: "
+                    f"copies at {', '.join(f'{k}B' for k in BRANCH_FACTORS)} train beside it")
 
     def cancel_run(self) -> None:
         if self.control is not None and self.state is not None and not self.state.finished:

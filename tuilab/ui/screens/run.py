@@ -20,12 +20,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuilab.engine.record import RunRecord
+from tuilab.engine.summary import LaneStatus
 from tuilab.format import fmt_duration, fmt_float, lane_name
 from tuilab.ui.state import AXES, RunState
 from tuilab.ui.widgets.lane_row import Cell, ColumnHeads, LaneRow, text_bar
 from tuilab.ui.widgets.live_charts import LiveCharts
 from tuilab.ui.widgets.title import TitleCell
 
+WIDE = 100  # columns from which the footer has room for b Branch
 MIN_REDRAW = 0.25  # seconds between redraws, however often events arrive
 UNIT_TEXT = {"epochs": "epoch {x:.1f}/{amount:g}", "steps": "step {x:.0f}/{amount:g}",
              "seconds": "{x:.0f}/{amount:g} s"}
@@ -47,10 +49,20 @@ def row_order(record: RunRecord) -> list[int]:
 class RunScreen(Screen):
     """Lanes, overall progress and the answer at the end. `watching`: the run is another process's."""
 
+    # The selected lane (↑/↓, only while this process trains the run) is the one `b` branches.
+    DEFAULT_CSS = """
+    RunScreen .lane.-selected { background: $boost; }
+    RunScreen .lane.-selected > .b { text-style: reverse; }
+    """
+
     # Short words: every key, esc and ^q included, fits the footer at 80 columns.
     BINDINGS = [
         Binding("space", "pause", "Pause"),
         Binding("c", "cancel", "Cancel"),
+        Binding("b", "branch", "Branch"),  # in the footer from WIDE columns: at 80 every other key fills it
+        Binding("b", "branch_narrow", "Branch", show=False),
+        Binding("up", "select(-1)", "Lane up", show=False, priority=True),
+        Binding("down", "select(1)", "Lane down", show=False, priority=True),
         Binding("x", "cycle_axis", "Axis"),
         Binding("l", "toggle_log", "Log"),
         Binding("p", "plots", "Plots"),
@@ -76,6 +88,7 @@ class RunScreen(Screen):
         self.watching = watching
         order = row_order(state.record)
         self.rows = {i: LaneRow(i) for i in order}
+        self.selected = order[0] if order else None  # the lane `b` branches
         size = {i: r.info.batch_size for i, r in state.record.lanes.items()}
         self.first_of_group = {i: k == 0 or size[order[k - 1]] != size[i] for k, i in enumerate(order)}
         # Kept here, not queried: a redraw while the screen is torn down finds nothing missing.
@@ -149,6 +162,37 @@ class RunScreen(Screen):
     def action_pause(self) -> None:
         self.app.toggle_pause()
 
+    def action_select(self, step: int) -> None:
+        """Move the selection to the lane row `step` rows down (up when negative)."""
+        order = list(self.rows)
+        if self.selected is None or not self.branchable():
+            return
+        self.selected = order[max(0, min(len(order) - 1, order.index(self.selected) + step))]
+        self._show_selection()
+        self.rows[self.selected].scroll_visible()
+
+    def action_branch(self) -> None:
+        """Fork the selected lane at 2B, 4B and 8B at its next report (engine/branch.py)."""
+        if self.selected is None:
+            return
+        rec = self.state.record.lanes[self.selected]
+        if rec.status != LaneStatus.RUNNING:
+            self.app.notify(f"{lane_name(rec.info)} is {LaneStatus(rec.status).text}: only a training lane "
+                            f"can be branched (↑/↓ select a lane)", severity="warning")
+            return
+        self.app.request_branch(self.selected)
+
+    action_branch_narrow = action_branch
+
+    def branchable(self) -> bool:
+        """This process trains the run and it has not ended: lanes can be selected and branched."""
+        return not self.watching and not self.state.finished
+
+    def _show_selection(self) -> None:
+        on = self.branchable()
+        for i, row in self.rows.items():
+            row.set_class(on and i == self.selected, "-selected")
+
     def action_cancel(self) -> None:
         self.app.cancel_run()
 
@@ -159,8 +203,10 @@ class RunScreen(Screen):
 
     def check_action(self, action: str, parameters) -> bool | None:
         # Pause and cancel belong to the process that trains; a watcher only looks.
-        if action in ("pause", "cancel"):
-            return not self.watching and not self.state.finished
+        if action in ("pause", "cancel", "select"):
+            return self.branchable()
+        if action in ("branch", "branch_narrow"):  # one of the two b bindings, by the width
+            return self.branchable() and (self.app.size.width >= WIDE) == (action == "branch")
         if action == "switch_chart":
             return self.charts.folded
         if action in ("leave", "leave_watch"):  # one of the two escape bindings, so the footer is true
@@ -212,6 +258,7 @@ class RunScreen(Screen):
             self._was_finished = finished
             self.result.update(self._result_text())
             self.set_class(finished, "-finished")
+            self._show_selection()
             self.refresh_bindings()
 
     def _best_lanes(self) -> set[int]:
@@ -230,6 +277,7 @@ class RunScreen(Screen):
     def on_resize(self) -> None:
         self._drawn = None  # the bar's width follows the terminal's
         self.redraw()
+        self.refresh_bindings()  # b Branch joins the footer from WIDE columns
 
     def _budget_text(self, progress: float) -> str:
         s = self.state.started
