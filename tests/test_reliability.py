@@ -31,7 +31,7 @@ def _exp(**over) -> Experiment:
             "dataset": {"name": "linreg", "n": 500, "dim": 4},
             "optimizer": {"lr": 0.02}, "budget": {"unit": "epochs", "amount": 1.0},
             "measure": {"every": 0.25, "probe_examples": 16, "reference_examples": 128, "slope_draws": 4,
-                        "noise_every": 1}}
+                        "noise_every": 1, "share": 1.0}}  # every report measured: the faults count on it
     return experiment_from_dict(base | over)
 
 

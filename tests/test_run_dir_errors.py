@@ -26,7 +26,8 @@ from tuilab.presets import dumps_preset, experiment_from_dict
 EXP = {"name": "full", "device": "cpu", "seed": 0, "batch_sizes": [8, 32],
        "dataset": {"name": "linreg", "n": 400, "dim": 4}, "optimizer": {"lr": 0.02},
        "budget": {"unit": "epochs", "amount": 1.0},
-       "measure": {"every": 0.25, "probe_examples": 16, "reference_examples": 64, "slope_draws": 4}}
+       "measure": {"every": 0.25, "probe_examples": 16, "reference_examples": 64, "slope_draws": 4,
+                   "share": 1.0}}  # every report measured and written: the faults count on it
 
 
 class _FillingFile:

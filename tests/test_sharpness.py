@@ -104,7 +104,8 @@ def test_each_finished_lane_gets_sharpness_a_loss_slice_and_its_gap():
         "name": "shape", "device": "cpu", "seed": 0, "batch_sizes": [8, 64],
         "variants": [{"label": "seed 0"}, {"label": "seed 5", "seed": 5}],
         "dataset": {"name": "moons", "n": 300}, "model": {"kind": "mlp", "hidden": [8]},
-        "budget": {"amount": 1.0}, "measure": {"every": 0.5, "probe_examples": 16, "slope_draws": 2},
+        "budget": {"amount": 1.0}, "measure": {"every": 0.5, "probe_examples": 16, "slope_draws": 2,
+                                          "share": 1.0},  # unbudgeted: the surface on all of R
     })
     plan = prepare(exp)
     events = list(run_plan(plan))
