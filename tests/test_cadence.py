@@ -91,3 +91,13 @@ def test_measure_and_train_seconds_reach_the_summary(monkeypatch):
     for ln in summary.lanes:
         assert ln.compile == "none"
         assert last[ln.lane].measure_seconds <= ln.measure_seconds
+
+
+def test_noise_is_measured_between_the_first_and_last_reports_of_a_long_run():
+    """Regression: evaluations took every bit of the allowance as it grew, so at the default share
+    the noise column had only a lane's first and last points."""
+    exp = experiment_from_dict({**_exp().model_dump(), "budget": {"unit": "epochs", "amount": 30},
+                                "measure": {**_exp().measure.model_dump(), "every": 0.5}})
+    for lane in (0, 1):
+        noise = [r[2] for r in _reports(exp) if r[0] == lane]
+        assert sum(noise[1:-1]) >= 3, noise

@@ -126,7 +126,7 @@ def test_detached_run_outlives_ssh_and_is_listed_and_watched(sshd, tmux, lab):
 # -- case 1: the lab through ssh -tt, drawn at 120x40, then resized to 80x24 and 200x60 -----------
 def test_lab_draws_and_redraws_through_ssh(sshd, tmux, lab):
     # xterm-256color (tmux's default-terminal here) and no COLORTERM: what ssh delivers.
-    tmux.new("lab", 120, 40, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "50"], lab),
+    tmux.new("lab", 120, 40, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "3000"], lab),
                                        tty=True))
     screen = tmux.wait_for("lab", drawn, timeout=60, what="both lanes drawn at 120x40")
     assert fits(screen, 120, 40), screen
@@ -141,7 +141,7 @@ def test_lab_draws_and_redraws_through_ssh(sshd, tmux, lab):
 
 # -- case 4: the connection drops mid-run ---------------------------------------------------------
 def test_dropped_connection_keeps_the_run_directory(sshd, tmux, lab):
-    tmux.new("drop", 120, 40, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "50"], lab),
+    tmux.new("drop", 120, 40, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "3000"], lab),
                                         tty=True))
     tmux.wait_for("drop", drawn, timeout=60, what="both lanes drawn")
     (run_dir,) = _runs(lab)
@@ -181,7 +181,7 @@ def _no_hue(used: set[str]) -> bool:
     ({"NO_COLOR": "1"}, (200, 60), SPARK),          # greys only (Textual's monochrome filter)
 ], ids=["TERM=linux-80x24", "NO_COLOR-200x60"])
 def test_degraded_terminals_are_readable(sshd, tmux, lab, env, size, marks):
-    tmux.new("deg", *size, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "50"], lab, env),
+    tmux.new("deg", *size, sshd.argv(remote(["quickstart", "--run", *FAST, "--epochs", "3000"], lab, env),
                                      tty=True))
     screen = tmux.wait_for("deg", lambda s: drawn(s, marks), timeout=60, what="both lanes drawn")
     assert fits(screen, *size), screen

@@ -175,9 +175,11 @@ class Cadence:
         spent, count = self.spent.get(lane, 0.0), self.reports.get(lane, 0)
         first = count == 0
         budget = math.inf if self.unlimited or first or last else self.allowance(fraction, own_trained)
-        ev = spent + self.eval_cost <= budget
-        noise = ev and (first or last or (count % self.noise_every == 0
-                                          and spent + self.eval_cost + self.noise_cost <= budget))
+        due = first or last or count % self.noise_every == 0
+        # A report due for noise waits until it can afford noise too: evaluations alone, cheaper,
+        # would otherwise take all of the allowance as it grows and leave the noise column empty.
+        ev = spent + self.eval_cost + (self.noise_cost if due else 0.0) <= budget
+        noise = ev and due
         if ev:  # the first and last reports are counted in the fixed share
             self.reports[lane] = count + 1
             self.spent[lane] = spent + (0.0 if first or last else self.eval_cost + (self.noise_cost if noise else 0.0))
