@@ -130,6 +130,7 @@ async def test_a_finished_run_without_them_has_no_slice_batch_or_branch_tab(tmp_
 def test_loss_slice_snapshot(snap_compare, tmp_path, monkeypatch):
     async def slice_tab(pilot):
         await open_plots(pilot, "slice")
+        pilot.app.clear_notifications()  # the branch's toast would cover the legend, and comes and goes
         await pilot.pause(0.2)
 
     assert snap_compare(lab_app(tmp_path, monkeypatch), terminal_size=(120, 40), run_before=slice_tab)
