@@ -114,3 +114,10 @@ def test_ddp_workers_need_a_budget_they_can_share():
                                 "resources": {"backend": "ray", "workers_per_lane": 2}})
     with pytest.raises(UserError, match="epochs or steps"):
         check_resources(exp)
+
+
+def test_a_cancelled_ray_run_says_cancelled(local_ray):
+    control = Control()
+    control.cancel()  # the app's c: cancelled before any lane trained
+    events = list(lane_events(prepare(_exp()), control))
+    assert events[-1].cancelled and events[-1].interrupted

@@ -169,8 +169,9 @@ class RayLanes:
                 end = self._final_slope(record)
                 if end is not None:
                     yield emit(end)
+                interrupted = self.control.stop.is_set()  # a quit during the final slope, as in-process
             summary = record.summary(self.plan.exp, interrupted)
-            yield emit(RunFinished(interrupted, time.perf_counter() - t0, summary))
+            yield emit(RunFinished(interrupted, time.perf_counter() - t0, summary, cancelled=self.control.cancelled))
         finally:
             for actor in self.workers.values():
                 try:
