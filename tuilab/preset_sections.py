@@ -43,6 +43,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def test_size(n: int, test_fraction: float) -> int:
+    """Examples of n that a random split holds out for test (at least one): the engine's
+    split and Setup's check of batch sizes against the training set both count so."""
+    return max(1, round(n * test_fraction))
+
+
 class DatasetConfig(_Strict):
     name: str = Field("moons", description=f"{', '.join(DATASETS)}, csv:PATH, npz:PATH, hf:NAME or hf:PATH")
     n: int = Field(4000, ge=10, le=10_000_000, description="examples to generate (train + test) for synthetic sets")

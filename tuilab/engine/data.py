@@ -21,6 +21,7 @@ from tuilab.engine import datafiles
 from tuilab.engine.customdata import load_custom
 from tuilab.engine.usercode import UserCode
 from tuilab.errors import UserError
+from tuilab.preset_sections import test_size
 from tuilab.presets import DIM_DATASETS, HF_PREFIX, SYNTHETIC_DATASETS, DatasetConfig
 
 # A synthetic set is generated whole in memory: refuse sizes that cannot fit
@@ -132,7 +133,7 @@ _WITH_DIM = DIM_DATASETS
 
 def _split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, g: torch.Generator):
     """A random train/test split: (x_train, y_train, x_test, y_test)."""
-    n_test = max(1, round(len(x) * test_fraction))
+    n_test = test_size(len(x), test_fraction)
     perm = torch.randperm(len(x), generator=g)
     test, train = perm[:n_test], perm[n_test:]
     return x[train], y[train], x[test], y[test]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuilab.errors import UserError
+from tuilab.preset_sections import test_size
 from tuilab.presets import (
     CNN_INPUT,
     FILE_DATASETS,
@@ -42,7 +43,7 @@ class DataFacts:
 
 def train_size(n: int, test_fraction: float, limit: int | None) -> int:
     """Training examples of n once test_fraction are held out, as engine/data.py splits, then limited."""
-    n_train = n - max(1, round(n * test_fraction))
+    n_train = n - test_size(n, test_fraction)
     return n_train if limit is None else min(n_train, limit)
 
 
