@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from tuilab.format import lane_name
+
 
 class LaneStatus(str, Enum):
     """Where a lane stands. A str, so it compares equal to (and serialises as) its value."""
@@ -112,7 +114,8 @@ class LaneSummary:
 
     @property
     def name(self) -> str:
-        return f"B={self.batch_size}" + (f" {self.label}" if self.label else "")
+        """'B=32' or 'B=32 linear', as everywhere a lane is named (format.lane_name)."""
+        return lane_name(self)
 
 
 @dataclass(frozen=True)
