@@ -37,7 +37,7 @@ def lane_events(plan, control: Control) -> Iterator[Event]:
     if res.backend == "ray":
         from tuilab.engine.raylanes import run_on_ray
 
-        return run_on_ray(plan, control, res.address)
+        return run_on_ray(plan, control)
     from tuilab.engine.run import run_plan
 
     return run_plan(plan, control)

@@ -106,13 +106,16 @@ class LaneActor:
 class RayLanes:
     """Drive a prepared plan's lanes as Ray actors; `events()` is the run's one event stream."""
 
-    def __init__(self, plan, control: Control, address: str | None = None) -> None:
+    def __init__(self, plan, control: Control) -> None:
         self.plan = plan
         self.control = control
-        self.address = address
-        self.actors: dict[int, Any] = {}  # lane index -> its (first) actor (tests kill one)
         self.workers: dict[tuple[int, int], Any] = {}  # (lane, rank) -> actor: every process of the run
         self._ray = import_ray()
+
+    @property
+    def actors(self) -> dict[int, Any]:
+        """Lane index -> its worker 0, the one that reports (tests kill one)."""
+        return {lane: actor for (lane, rank), actor in self.workers.items() if rank == 0}
 
     def _start_ray(self) -> bool:
         """Connect to `address`, or start a local Ray for this run; True when we started it."""
@@ -120,11 +123,11 @@ class RayLanes:
         if ray.is_initialized():
             return False
         res = self.plan.exp.resources
-        if self.address:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-        else:
-            lanes = len(self.plan.lanes)
-            ray.init(num_cpus=max(1, int(lanes * res.cpus_per_lane + 0.999)), include_dashboard=False,
+        if res.address:
+            ray.init(address=res.address, include_dashboard=False, log_to_driver=False)
+        else:  # room for every worker of every lane, or some would wait for CPUs forever
+            workers = len(self.plan.lanes) * res.workers_per_lane
+            ray.init(num_cpus=max(1, int(workers * res.cpus_per_lane + 0.999)), include_dashboard=False,
                      log_to_driver=False)
         return True
 
@@ -144,7 +147,6 @@ class RayLanes:
             for rank, actor in enumerate(ranks):
                 actor.run.remote(address)
                 self.workers[(lane.index, rank)] = actor
-            self.actors[lane.index] = ranks[0]
 
     def events(self) -> Iterator[Event]:
         from tuilab.engine.run import initial_slope
@@ -232,9 +234,9 @@ class RayLanes:
             return NoiseSlope(at, None, None, (), note=f"not measured: its Ray actor died ({type(e).__name__})")
 
 
-def run_on_ray(plan, control: Control, address: str | None = None) -> Iterator[Event]:
-    """The run's events, each lane trained by a Ray actor (see RayLanes)."""
-    return RayLanes(plan, control, address).events()
+def run_on_ray(plan, control: Control) -> Iterator[Event]:
+    """The run's events, each lane trained by a Ray actor (see RayLanes); [resources] says where."""
+    return RayLanes(plan, control).events()
 
 
 
